@@ -1,0 +1,26 @@
+"""Benchmark bundles (DESIGN §4): `benchmark.yaml` plus data files, as a folder or a zip.
+
+`bundle_open` gives the bundle's folder, `bundle_load` validates it and freezes every split into
+canonical Parquet; the database side lives in `benchmarks.services`.
+"""
+
+from benchmarks.bundles.errors import BundleError
+from benchmarks.bundles.loader import Bundle, bundle_load, bundle_open, spec_yaml
+from benchmarks.bundles.spec import spec_validate
+from benchmarks.bundles.tables import FrozenSplit, fingerprint, parquet_bytes, table_read
+from benchmarks.bundles.yamltext import SPEC_FILENAME, yaml_parse
+
+__all__ = [
+    "SPEC_FILENAME",
+    "Bundle",
+    "BundleError",
+    "FrozenSplit",
+    "bundle_load",
+    "bundle_open",
+    "fingerprint",
+    "parquet_bytes",
+    "spec_validate",
+    "spec_yaml",
+    "table_read",
+    "yaml_parse",
+]

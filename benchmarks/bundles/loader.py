@@ -1,0 +1,199 @@
+"""Opening a bundle (folder or zip) and loading it: the validated spec plus every split frozen to
+Parquet bytes, all before anything touches the database."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pyarrow as pa
+import yaml
+
+from benchmarks.bundles.errors import BundleError
+from benchmarks.bundles.hub import hub_table
+from benchmarks.bundles.spec import spec_check
+from benchmarks.bundles.tables import (
+    TEXT_INPUT_TYPES,
+    FrozenSplit,
+    SplitChecker,
+    TableReadError,
+    fingerprint,
+    parquet_bytes,
+    table_read,
+)
+from benchmarks.bundles.yamltext import SPEC_FILENAME, yaml_parse
+
+IGNORED_ZIP_ENTRIES = frozenset({"__MACOSX", ".DS_Store"})
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle ready to import: the normalised spec and each split's frozen data, in YAML
+    order."""
+
+    spec: dict
+    splits: list[FrozenSplit]
+
+    def frozen(self, task: str, split: str) -> FrozenSplit:
+        return next(s for s in self.splits if s.task == task and s.name == split)
+
+
+@contextmanager
+def bundle_open(source: Path) -> Iterator[Path]:
+    """The bundle's root folder: `source` itself, or a zip unpacked into a temporary folder for
+    the duration of the block."""
+    source = Path(source)
+    if source.is_dir():
+        if not (source / SPEC_FILENAME).is_file():
+            raise BundleError(f"{source}: no {SPEC_FILENAME} at the root of the bundle folder")
+        yield source
+        return
+    if not source.exists():
+        raise BundleError(f"{source}: no such file or folder")
+    if not zipfile.is_zipfile(source):
+        raise BundleError(f"{source}: expected a bundle folder or a .zip file")
+    with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
+        yield _unzip(source, Path(tmp))
+
+
+def _unzip(source: Path, target: Path) -> Path:
+    try:
+        with zipfile.ZipFile(source) as archive:
+            for name in archive.namelist():
+                parts = PurePosixPath(name.replace("\\", "/")).parts
+                if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                    raise BundleError(
+                        f"{source.name}: entry '{name}' would be written outside the bundle"
+                    )
+            archive.extractall(target)
+    except zipfile.BadZipFile as exc:
+        raise BundleError(f"{source.name}: not a readable zip file ({exc})") from None
+    if (target / SPEC_FILENAME).is_file():
+        return target
+    entries = [p for p in target.iterdir() if p.name not in IGNORED_ZIP_ENTRIES]
+    if len(entries) == 1 and (entries[0] / SPEC_FILENAME).is_file():
+        return entries[0]
+    raise BundleError(
+        f"{source.name}: expected {SPEC_FILENAME} at the root of the zip or inside "
+        "a single top folder"
+    )
+
+
+def bundle_load(root: Path, *, hub_cache_dir: str | None = None) -> Bundle:
+    """Validate the bundle at `root` and freeze every split. Raises BundleError listing every
+    problem found (spec and data)."""
+    try:
+        text = (root / SPEC_FILENAME).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"{SPEC_FILENAME}: expected UTF-8 text") from None
+    checked = spec_check(yaml_parse(text), root=root)
+    errors = list(checked.errors)
+    splits: list[FrozenSplit] = []
+    for task, task_path in zip(checked.spec["tasks"], checked.task_paths, strict=True):
+        task_errors, task_splits = _task_freeze(task, task_path, root, hub_cache_dir)
+        errors += task_errors
+        splits += task_splits
+    if errors:
+        raise BundleError(errors)
+    return Bundle(spec=checked.spec, splits=splits)
+
+
+def _task_freeze(
+    task: dict, task_path: str, root: Path, hub_cache_dir: str | None
+) -> tuple[list[str], list[FrozenSplit]]:
+    checker = SplitChecker(task, task_path, root)
+    tables: dict[str, pa.Table] = {}
+    origins: dict[str, dict] = {}
+    for split in task["data"]["splits"]:
+        name = split["name"]
+        try:
+            table, origin = _split_read(task, split, root, hub_cache_dir)
+        except TableReadError as exc:
+            where = f"{task_path}.data.splits.{name}"
+            if split["path"]:
+                detail = _read_error(str(exc), hidden=split["role"] == "hidden")
+                checker.errors.append(f"{where}.path: cannot read '{split['path']}': {detail}")
+            else:
+                checker.errors.append(f"{where}.hub_split: {exc}")
+            continue
+        frozen = checker.freeze(table, split)
+        if frozen is not None:
+            tables[name] = frozen
+            origins[name] = split["provenance"] or origin
+    checker.duplicate_ids()
+    if checker.errors:
+        return checker.errors, []
+    result = []
+    for name, table in tables.items():
+        data = parquet_bytes(table)
+        origin = origins[name]
+        result.append(
+            FrozenSplit(
+                task=task["slug"],
+                name=name,
+                parquet=data,
+                fingerprint=fingerprint(data),
+                num_rows=table.num_rows,
+                source=origin.get("source", ""),
+                hub_repo_id=origin.get("hub_repo_id", ""),
+                hub_revision=origin.get("hub_revision", ""),
+                hub_commit=origin.get("hub_commit", ""),
+            )
+        )
+    return [], result
+
+
+def _split_read(
+    task: dict, split: dict, root: Path, hub_cache_dir: str | None
+) -> tuple[pa.Table, dict]:
+    columns = task["columns"]
+    if split["path"]:
+        text_columns = tuple(columns["inputs"]) if task["type"] in TEXT_INPUT_TYPES else ()
+        table = table_read(root / split["path"], string_columns=(columns["id"], *text_columns))
+        return table, {"source": split["path"]}
+    hub = task["data"]["hub"]
+    table, commit = hub_table(
+        repo_id=hub["repo_id"],
+        revision=hub["revision"],
+        config=hub["config"],
+        split=split["hub_split"],
+        cache_dir=hub_cache_dir,
+    )
+    at = f"@{commit or hub['revision'] or 'main'}"
+    config = f"/{hub['config']}" if hub["config"] else ""
+    return table, {
+        "source": f"hf://datasets/{hub['repo_id']}{at}{config}:{split['hub_split']}",
+        "hub_repo_id": hub["repo_id"],
+        "hub_revision": hub["revision"] or "",
+        "hub_commit": commit,
+    }
+
+
+def _read_error(message: str, *, hidden: bool) -> str:
+    # Reader messages may quote the offending row or value; of a hidden split that could be a
+    # label, so only the part before the quoted content is kept.
+    if hidden and ": " in message:
+        return message.rsplit(": ", 1)[0] + " (row content withheld: the split is hidden)"
+    return message
+
+
+class _SpecDumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text (descriptions, citations) as a literal block, readable as written.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SpecDumper.add_representer(str, _str_representer)
+
+
+def spec_yaml(spec: dict) -> str:
+    """A spec (as written by an export) as benchmark.yaml text."""
+    return yaml.dump(spec, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,96 @@
+"""Leaderboards: the best scored submission per participant on one task and split, ranked by
+any metric in its own direction, ties explicit, missing values last. One query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import BigIntegerField, Case, F, FloatField, When, Window
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, RowNumber
+
+from benchmarks.models import Split, Task
+from scoring.models import Evaluation
+from scoring.tasktypes import lower_is_better, metric_keys
+
+
+@dataclass
+class Row:
+    rank: int | None
+    evaluation: Evaluation
+    value: float | None
+
+    @property
+    def submission(self):
+        return self.evaluation.submission
+
+
+@dataclass
+class Leaderboard:
+    task: Task
+    split: Split
+    sort: str
+    columns: list[str]
+    rows: list[Row] = field(default_factory=list)
+
+
+def metric_columns(task: Task) -> list[str]:
+    """The metric keys a task reports, primary first. QA's HasAns/NoAns keys appear only when an
+    evaluation has them."""
+    keys = [key for spec in task.metrics for key in metric_keys(spec)]
+    keys = [task.primary_metric] + [k for k in keys if k != task.primary_metric]
+    return keys
+
+
+def default_split(task: Task) -> Split | None:
+    """The first hidden split whose scores are visible now, else the first public split."""
+    splits = list(task.splits.all())
+    for split in splits:
+        if split.role == Split.Role.HIDDEN and split.scores_visible():
+            return split
+    for split in splits:
+        if split.role == Split.Role.PUBLIC:
+            return split
+    return None
+
+
+def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> Leaderboard:
+    columns = metric_columns(task)
+    sort = sort if sort in columns else task.primary_metric
+    value = Cast(KT(f"metrics__{sort}__value"), FloatField())
+    best_first = (
+        value.asc(nulls_last=True) if lower_is_better(sort) else value.desc(nulls_last=True)
+    )
+    order = [best_first, F("submission__created_at").asc(), F("submission_id").asc()]
+    # Each baseline is its own row; everyone else is represented by their best submission.
+    group = Case(
+        When(submission__is_baseline=True, then=-F("submission_id")),
+        default=F("submission__participant_id"),
+        output_field=BigIntegerField(),
+    )
+    evaluations = (
+        Evaluation.objects.filter(
+            split=split,
+            submission__status="scored",
+            submission__is_hidden=False,
+            submission__is_disqualified=False,
+        )
+        .select_related("submission", "submission__participant")
+        .annotate(
+            sort_value=value,
+            position=Window(RowNumber(), partition_by=[group], order_by=order),
+        )
+        .filter(position=1)
+        .order_by(*order)
+    )
+    board = Leaderboard(task=task, split=split, sort=sort, columns=columns)
+    previous, rank = object(), None
+    for index, evaluation in enumerate(evaluations, start=1):
+        current = evaluation.sort_value
+        if current is None:
+            rank = None
+        elif current != previous:
+            rank = index  # standard competition ranking: 1, 1, 3
+        previous = current
+        board.rows.append(Row(rank=rank, evaluation=evaluation, value=current))
+    return board

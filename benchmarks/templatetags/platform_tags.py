@@ -1,0 +1,92 @@
+"""Template helpers shared by the benchmark and submission pages: markdown, metric values with
+their confidence intervals, sort arrows, status badges."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+from benchmarks.markdown import render_markdown
+from scoring.tasktypes import lower_is_better, metric_scale
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str):
+    return render_markdown(text)
+
+
+def _digits(key: str) -> int:
+    # 0–1 metrics read best with three decimals; 0–100 ones (SQuAD, BLEU) with two; unbounded
+    # ones (MSE) with four significant digits.
+    scale = metric_scale(key)
+    return 3 if scale == 1.0 else 2 if scale == 100.0 else -4
+
+
+def format_number(value: float | None, key: str) -> str:
+    if value is None:
+        return "—"
+    digits = _digits(key)
+    return f"{value:.{-digits}g}" if digits < 0 else f"{value:.{digits}f}"
+
+
+@register.filter
+def metric_value(metrics: dict | None, key: str) -> str:
+    """A metric's value alone, '—' when missing or undefined."""
+    entry = (metrics or {}).get(key) or {}
+    return format_number(entry.get("value"), key)
+
+
+@register.filter
+def metric_cell(metrics: dict | None, key: str):
+    """`0.812 ± 0.030` with the exact interval in a tooltip, or `—` when there is no value."""
+    entry = (metrics or {}).get(key) or {}
+    value = entry.get("value")
+    if value is None:
+        return format_html('<span class="muted" title="No value">—</span>')
+    ci = entry.get("ci")
+    if not ci or ci[0] is None or ci[1] is None:
+        return format_html('<span class="num">{}</span>', format_number(value, key))
+    lo, hi = ci
+    return format_html(
+        '<span class="num" title="95% CI [{}, {}]">{}<span class="ci"> ± {}</span></span>',
+        format_number(lo, key),
+        format_number(hi, key),
+        format_number(value, key),
+        format_number((hi - lo) / 2, key),
+    )
+
+
+@register.filter
+def metric_interval(metrics: dict | None, key: str) -> str:
+    entry = (metrics or {}).get(key) or {}
+    ci = entry.get("ci")
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"[{format_number(ci[0], key)}, {format_number(ci[1], key)}]"
+
+
+@register.filter
+def direction_arrow(key: str) -> str:
+    return "↑" if lower_is_better(key) else "↓"
+
+
+@register.filter
+def direction_text(key: str) -> str:
+    return "lower is better" if lower_is_better(key) else "higher is better"
+
+
+@register.filter
+def lookup(mapping: dict | None, key):
+    return (mapping or {}).get(key)
+
+
+@register.filter
+def percent(value: float | None) -> int:
+    return round((value or 0.0) * 100)
+
+
+@register.inclusion_tag("submissions/status_badge.html")
+def status_badge(submission):
+    return {"submission": submission}

@@ -1,0 +1,5 @@
+import sys
+
+from benchclient.cli import main
+
+sys.exit(main())

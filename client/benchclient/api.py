@@ -1,0 +1,175 @@
+"""A small client for the platform's REST API (DESIGN §8), built on urllib alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode
+from urllib.request import OpenerDirector, Request, build_opener
+
+from benchclient import __version__
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+FINAL_STATES = frozenset({"scored", "failed", "cancelled"})
+
+
+class ApiError(Exception):
+    """A request the platform refused (its `errors` messages) or could not be made."""
+
+    def __init__(self, messages: list[str], status: int | None = None):
+        self.messages = list(messages) or ["Unknown error."]
+        self.status = status
+        super().__init__("; ".join(self.messages))
+
+
+def encode_multipart(
+    fields: dict[str, str], files: dict[str, tuple[str, bytes]]
+) -> tuple[bytes, str]:
+    """(body, content type) of a multipart/form-data request with text fields and files."""
+    boundary = f"benchclient-{uuid.uuid4().hex}"
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    for name, (filename, data) in files.items():
+        # The file name is the participant's own; keep it from breaking the header.
+        safe = "".join("_" if c in '"\\\r\n' else c for c in filename)
+        parts.append(
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="{name}"; filename="{safe}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def error_messages(exc: HTTPError) -> list[str]:
+    """The `errors` of an API error answer, or a line about the HTTP status when the answer is
+    not the API's (a proxy's error page, say)."""
+    try:
+        body = json.loads(exc.read() or b"null")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        return [str(m) for m in body["errors"]]
+    return [f"HTTP {exc.code} {exc.reason} from {exc.url}."]
+
+
+class Client:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        opener: OpenerDirector | None = None,
+        timeout: float = 120,
+    ):
+        self.url = (url or os.environ.get("BENCH_URL") or DEFAULT_URL).rstrip("/")
+        self.token = token or os.environ.get("BENCH_TOKEN") or None
+        self.opener = opener or build_opener()
+        self.timeout = timeout
+
+    def require_token(self) -> None:
+        if not self.token:
+            raise ApiError(
+                [
+                    "This needs an API token: pass --token or set BENCH_TOKEN (the platform's "
+                    "operators create one with `python manage.py create_api_token USERNAME`)."
+                ]
+            )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ):
+        """The decoded JSON answer to `method path` (a path under the platform, or a full URL
+        such as a leaderboard's `next`)."""
+        url = path if path.startswith(("http://", "https://")) else self.url + path
+        query = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        if query:
+            url += "?" + urlencode(query)
+        headers = {"Accept": "application/json", "User-Agent": f"benchclient/{__version__}"}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = Request(url, data=body, headers=headers, method=method)
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                data = response.read()
+        except HTTPError as exc:
+            raise ApiError(error_messages(exc), status=exc.code) from None
+        except URLError as exc:
+            raise ApiError([f"Cannot reach {self.url}: {exc.reason}."]) from None
+        except TimeoutError:
+            raise ApiError([f"{self.url} did not answer within {self.timeout:.0f} s."]) from None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ApiError(
+                [f"{url} did not answer with JSON; is {self.url} the platform?"]
+            ) from None
+
+    def submit(
+        self,
+        benchmark: str,
+        path: str,
+        *,
+        task: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict:
+        self.require_token()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise ApiError([f"Cannot read {path}: {exc.strerror}."]) from None
+        fields = {"task": task, "name": name, "description": description}
+        body, content_type = encode_multipart(
+            {k: v for k, v in fields.items() if v},
+            {"file": (os.path.basename(path), data)},
+        )
+        return self.request(
+            "POST",
+            f"/api/v1/benchmarks/{quote(benchmark, safe='')}/submissions/",
+            body=body,
+            content_type=content_type,
+        )
+
+    def submission(self, submission_id: int) -> dict:
+        self.require_token()
+        return self.request("GET", f"/api/v1/submissions/{submission_id}/")
+
+    def cancel(self, submission_id: int) -> dict:
+        self.require_token()
+        return self.request("POST", f"/api/v1/submissions/{submission_id}/cancel/")
+
+    def leaderboard(
+        self,
+        benchmark: str,
+        *,
+        task: str | None = None,
+        split: str | None = None,
+        sort: str | None = None,
+        page: int | None = None,
+    ) -> dict:
+        return self.request(
+            "GET",
+            f"/api/v1/benchmarks/{quote(benchmark, safe='')}/leaderboard/",
+            query={"task": task, "split": split, "sort": sort, "page": page},
+        )

@@ -1,0 +1,148 @@
+"""Seeded, vectorised bootstrap confidence intervals (95 %, percentile method).
+
+Three resampling schemes, all equivalent to drawing n rows with replacement:
+
+- `confusion_intervals`: classification metrics depend on the rows only through the confusion
+  matrix, and resampling rows is a multinomial draw over its (non-zero) cells: O(B·K²),
+  independent of n.
+- `sum_intervals`: metrics that are a function of per-row statistics summed over rows (means of
+  per-example scores, BLEU/chrF sufficient statistics, moment sums). Rows with identical
+  statistics are merged first (exact-match is 0 or 1 for most rows), then each resample is a
+  multinomial draw over the distinct rows; when most rows are distinct, resampling weights are
+  built with one `bincount` per chunk. Chunks keep memory bounded.
+- `weight_intervals`: anything else given the weight matrix (rank correlations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+RESAMPLES = 1000
+ALPHA = 0.05
+# Entries per chunk of a (resamples × rows) weight matrix: 4M float64 = 32 MB.
+CHUNK_ENTRIES = 4_000_000
+
+Stats = dict[str, np.ndarray]
+
+
+def percentile_ci(samples: np.ndarray, alpha: float = ALPHA) -> list[float] | None:
+    """[lo, hi] percentile interval of the finite resample values; None if there are none."""
+    samples = np.asarray(samples, dtype=np.float64)
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return None
+    lo, hi = np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return [float(lo), float(hi)]
+
+
+def _collect(chunks: Iterator[Stats], resamples: int) -> dict[str, list[float] | None]:
+    merged: dict[str, list[np.ndarray]] = {}
+    for values in chunks:
+        for key, array in values.items():
+            merged.setdefault(key, []).append(np.asarray(array, dtype=np.float64))
+    return {key: percentile_ci(np.concatenate(parts)) for key, parts in merged.items()}
+
+
+def _chunk_sizes(resamples: int, width: int) -> Iterator[int]:
+    size = max(1, min(resamples, CHUNK_ENTRIES // max(width, 1)))
+    done = 0
+    while done < resamples:
+        step = min(size, resamples - done)
+        yield step
+        done += step
+
+
+def confusion_intervals(
+    cm: np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray, np.ndarray], Stats],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, list[float] | None]:
+    """Intervals for statistic(tp, true totals, predicted totals) over resampled confusion
+    matrices (arrays shaped (B, K))."""
+    cm = np.asarray(cm)
+    n = int(cm.sum())
+    if n == 0 or resamples <= 0:
+        return {}
+    k = cm.shape[0]
+    cells = np.flatnonzero(cm)
+    rows, cols = np.divmod(cells, k)
+    m = len(cells)
+    # Sparse (cells × classes) indicator matrices turn cell counts into per-class totals.
+    ones = np.ones(m)
+    to_true = sp.csr_matrix((ones, (np.arange(m), rows)), shape=(m, k))
+    to_pred = sp.csr_matrix((ones, (np.arange(m), cols)), shape=(m, k))
+    to_tp = sp.csr_matrix(((rows == cols).astype(float), (np.arange(m), rows)), shape=(m, k))
+    rng = np.random.default_rng(seed)
+    pvals = cm.ravel()[cells] / n
+
+    def chunks() -> Iterator[Stats]:
+        for size in _chunk_sizes(resamples, m + 3 * k):
+            draws = rng.multinomial(n, pvals, size=size).astype(np.float64)
+            tp = np.asarray((to_tp.T @ draws.T).T)
+            t_sum = np.asarray((to_true.T @ draws.T).T)
+            p_sum = np.asarray((to_pred.T @ draws.T).T)
+            yield statistic(tp, t_sum, p_sum)
+
+    return _collect(chunks(), resamples)
+
+
+def resample_weights(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """(size, n) multinomial row counts: each row is one bootstrap resample of n rows."""
+    picks = rng.integers(0, n, size=(size, n))
+    picks += (np.arange(size, dtype=np.int64) * n)[:, None]
+    return np.bincount(picks.ravel(), minlength=size * n).reshape(size, n)
+
+
+def sum_intervals(
+    stats: np.ndarray,
+    statistic: Callable[[np.ndarray], Stats],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, list[float] | None]:
+    """Intervals for statistic(sums) where sums (B, S) are column sums of the (n, S) per-row
+    statistics over resampled rows."""
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim == 1:
+        stats = stats[:, None]
+    n = stats.shape[0]
+    if n == 0 or resamples <= 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    distinct, counts = np.unique(stats, axis=0, return_counts=True)
+
+    def chunks() -> Iterator[Stats]:
+        if len(distinct) * 4 <= n:
+            pvals = counts / n
+            for size in _chunk_sizes(resamples, len(distinct)):
+                draws = rng.multinomial(n, pvals, size=size).astype(np.float64)
+                yield statistic(draws @ distinct)
+        else:
+            for size in _chunk_sizes(resamples, n):
+                yield statistic(resample_weights(rng, n, size).astype(np.float64) @ stats)
+
+    return _collect(chunks(), resamples)
+
+
+def weight_intervals(
+    n: int,
+    statistic: Callable[[np.ndarray], Stats],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict[str, list[float] | None]:
+    """Intervals for statistic(weights), weights (B, n) being resampled row counts."""
+    if n == 0 or resamples <= 0:
+        return {}
+    rng = np.random.default_rng(seed)
+
+    def chunks() -> Iterator[Stats]:
+        for size in _chunk_sizes(resamples, n):
+            yield statistic(resample_weights(rng, n, size).astype(np.float64))
+
+    return _collect(chunks(), resamples)

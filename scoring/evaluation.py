@@ -1,0 +1,147 @@
+"""Scoring one split: align checked predictions with the gold table, compute every metric, its
+bootstrap interval, the slice breakdowns and (for classification) the confusion matrix.
+
+Pure: no Django. The result is plain JSON-serialisable data (floats, None for undefined).
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from scoring import tasktypes
+from scoring.bootstrap import RESAMPLES
+from scoring.metrics.base import Scorer
+from scoring.metrics.classification import ClassificationScorer
+from scoring.predictions import PredictionFileError
+from scoring.slices import slice_cells
+
+LIBRARIES = ("numpy", "pyarrow", "scipy", "scikit-learn", "evaluate", "sacrebleu", "rouge-score")
+
+
+def metric_specs(task_spec: dict) -> list[dict]:
+    """The task's metric specs as dicts, or its type's defaults."""
+    specs = task_spec.get("metrics") or tasktypes.TASK_TYPES[task_spec["type"]].default_metrics
+    return [tasktypes.normalize_metric_spec(spec) for spec in specs]
+
+
+def align_predictions(gold_ids: pa.Array, predictions: pa.Table) -> pa.Array:
+    """The prediction column reordered to the gold ids' order (predictions may hold ids of other
+    splits). Raises PredictionFileError if a gold id has no prediction."""
+    pred_ids = predictions["id"].combine_chunks()
+    if len(pred_ids) == len(gold_ids) and pc.all(pc.equal(pred_ids, gold_ids)).as_py():
+        # check_predictions returns rows in gold order: the usual case costs no hash lookup.
+        return predictions["prediction"].combine_chunks()
+    positions = pc.index_in(gold_ids, value_set=pred_ids)
+    missing = positions.null_count
+    if missing:
+        examples = gold_ids.filter(pc.is_null(positions)).to_pylist()[:5]
+        raise PredictionFileError(
+            f"{missing} ids of the split have no prediction, e.g. {', '.join(examples)}."
+        )
+    return pc.take(predictions["prediction"].combine_chunks(), positions)
+
+
+def _string_ids(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def _label_codes(values: pa.Array, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of label names (or pass-through indices); gold values outside the label list
+    become extra classes rather than an error, so a stray gold value cannot crash scoring."""
+    if pa.types.is_integer(values.type):
+        return np.asarray(values, dtype=np.int64), labels
+    values = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+    codes = pc.index_in(values, value_set=pa.array(labels, pa.string()))
+    if codes.null_count:
+        extra = sorted(set(values.filter(pc.is_null(codes)).unique().to_pylist()) - {None})
+        labels = labels + [str(e) for e in extra]
+        codes = pc.index_in(values, value_set=pa.array(labels, pa.string()))
+    return np.asarray(pc.fill_null(codes, -1), dtype=np.int64), labels
+
+
+def build_scorer(
+    task_spec: dict, specs: list[dict], gold: pa.Table, prediction: pa.Array
+) -> Scorer:
+    """The task type's scorer for aligned gold rows and predictions."""
+    task_type = task_spec["type"]
+    columns = task_spec["columns"]
+    label = gold[columns["label"]].combine_chunks()
+    if task_type in tasktypes.CLASSIFICATION_TYPES:
+        labels = [str(name) for name in columns["labels"]]
+        true_codes, labels = _label_codes(label, labels)
+        pred_codes, _ = _label_codes(prediction, labels)
+        if (true_codes < 0).any():
+            raise ValueError("the gold table has rows without a label")
+        if (pred_codes < 0).any() or (pred_codes >= len(labels)).any():
+            raise PredictionFileError("Some predictions are not label names of the task.")
+        return ClassificationScorer(specs, labels, true_codes, pred_codes)
+    raise ValueError(f"task type {task_type!r} is not supported yet")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def score_split(
+    task_spec: dict,
+    gold: pa.Table,
+    predictions: pa.Table,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict:
+    """Score one split. `predictions` is the output of `check_predictions`; `gold` the split's
+    frozen table. Returns {"metrics", "slices", "confusion", "provenance"} (see DESIGN §5, §7)."""
+    gold_ids = _string_ids(gold[task_spec["columns"]["id"]])
+    prediction = align_predictions(gold_ids, predictions)
+    specs = metric_specs(task_spec)
+    scorer = build_scorer(task_spec, specs, gold, prediction)
+
+    values = scorer.values()
+    intervals = scorer.intervals(resamples, seed) if gold.num_rows else {}
+    metrics = {
+        key: {"value": value, "ci": intervals.get(key) if value is not None else None}
+        for key, value in values.items()
+    }
+
+    slices = []
+    for slice_spec in task_spec.get("slices") or []:
+        codes, names = slice_cells(slice_spec, gold)
+        sizes = np.bincount(codes, minlength=len(names))
+        cells = scorer.cell_values(codes, len(names))
+        for index, name in enumerate(names):
+            if sizes[index] == 0:
+                continue  # an empty bin says nothing; listing it would only trip suppression
+            slices.append(
+                {
+                    "slice": slice_spec["name"],
+                    "cell": name,
+                    "n": int(sizes[index]),
+                    "metrics": {k: {"value": v, "ci": None} for k, v in cells[index].items()},
+                }
+            )
+
+    return {
+        "metrics": metrics,
+        "slices": slices,
+        "confusion": scorer.confusion(),
+        "provenance": {
+            "metrics": {spec["name"]: scorer.versions.get(spec["name"], "") for spec in specs},
+            "libraries": library_versions(),
+            "resamples": resamples,
+            "seed": seed,
+        },
+    }

@@ -1,0 +1,22 @@
+"""The platform's metrics, each an `evaluate.Metric` module backed by a vectorised core.
+
+`MODULES` maps a metric name of `scoring.tasktypes.METRICS` to its `evaluate` class, for people
+who want the familiar `Metric.compute(predictions=..., references=...)` call.
+"""
+
+from __future__ import annotations
+
+from scoring.metrics import classification
+
+MODULES: dict[str, type] = {
+    "accuracy": classification.Accuracy,
+    "precision": classification.Precision,
+    "recall": classification.Recall,
+    "f1": classification.F1,
+    "matthews_correlation": classification.MatthewsCorrelation,
+}
+
+
+def load(name: str, **kwargs):
+    """An in-memory instance of a metric module (no Hub, no cache files)."""
+    return MODULES[name](keep_in_memory=True, **kwargs)

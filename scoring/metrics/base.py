@@ -1,0 +1,99 @@
+"""Shared plumbing for the metric modules.
+
+Every metric is an `evaluate.Metric` subclass (so `Metric.compute(predictions=..., references=...)`
+works the way Hugging Face users expect) whose `_compute` calls the same vectorised numpy function
+that the platform's fast path (`scoring.evaluation`) uses directly, skipping evaluate's per-row
+Arrow cache. `evaluate.load` is never used: it needs the Hub.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import evaluate
+import numpy as np
+
+
+def make_info(
+    cls: type,
+    *,
+    description: str,
+    features: dict[str, Any] | list[dict[str, Any]],
+    citation: str = "",
+    reference_urls: tuple[str, ...] = (),
+) -> evaluate.MetricInfo:
+    """An `evaluate.MetricInfo` for one of our modules; `features` maps input names to
+    `datasets` feature types (or is a list of alternatives, as evaluate allows)."""
+    if isinstance(features, list):
+        feats: Any = [datasets.Features(f) for f in features]
+    else:
+        feats = datasets.Features(features)
+    return evaluate.MetricInfo(
+        description=f"{description} (implementation version {cls.VERSION})",
+        citation=citation,
+        inputs_description=description,
+        features=feats,
+        reference_urls=list(reference_urls),
+    )
+
+
+def as_float(value: Any) -> float | None:
+    """A json-serialisable float, or None where the value is undefined (NaN/inf)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with 0 where den == 0: scikit-learn's and seqeval's `zero_division=0`."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+class Scorer:
+    """What `scoring.evaluation` needs from a task type: overall values, per-cell values and
+    bootstrap intervals, keyed by the reported metric keys. NaN/None means undefined."""
+
+    versions: dict[str, str] = {}
+
+    def values(self) -> dict[str, float | None]:
+        raise NotImplementedError
+
+    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+        raise NotImplementedError
+
+    def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
+        raise NotImplementedError
+
+    def confusion(self) -> dict | None:
+        return None
+
+
+class SumScorer(Scorer):
+    """A scorer whose metrics are a function of per-row statistics summed over rows: `stats` is
+    (n, S) and `finalize(sums)` maps (..., S) sums to key → values over the leading dimensions."""
+
+    stats: np.ndarray
+
+    def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def values(self) -> dict[str, float | None]:
+        return {k: as_float(v) for k, v in self.finalize(self.stats.sum(axis=0)).items()}
+
+    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+        sums = np.stack(
+            [np.bincount(codes, weights=col, minlength=n_cells) for col in self.stats.T], axis=-1
+        )
+        finals = self.finalize(sums)
+        return [{k: as_float(v[i]) for k, v in finals.items()} for i in range(n_cells)]
+
+    def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
+        from scoring.bootstrap import sum_intervals
+
+        return sum_intervals(self.stats, self.finalize, resamples=resamples, seed=seed)

@@ -1,0 +1,254 @@
+"""Classification metrics from a confusion matrix: accuracy, precision/recall/f1 (micro, macro,
+weighted, binary) and the Matthews correlation coefficient.
+
+Everything is computed from per-class counts (true positives, true totals, predicted totals), which
+come from a confusion matrix built with one `np.bincount`. The score functions accept any number of
+leading batch dimensions, so the same code scores the full split, every slice cell at once, and a
+whole block of bootstrap resamples of the confusion matrix.
+
+Semantics follow scikit-learn with `zero_division=0` and `labels=None`: a class that occurs in
+neither the references nor the predictions of the scored rows is left out of macro and weighted
+averages, exactly as `precision_recall_fscore_support` leaves it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import datasets
+import evaluate
+import numpy as np
+
+from scoring.bootstrap import confusion_intervals
+from scoring.metrics.base import Scorer, as_float, make_info, safe_divide
+
+VERSION = "1.0.0"
+
+NAMES = ("accuracy", "precision", "recall", "f1", "matthews_correlation")
+
+
+def confusion_matrix(true_codes: np.ndarray, pred_codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """K×K counts, rows = reference class, columns = predicted class."""
+    flat = np.asarray(true_codes, dtype=np.int64) * n_labels + np.asarray(pred_codes, np.int64)
+    return np.bincount(flat, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+
+
+def class_counts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tp, true totals, predicted totals) per class from (..., K, K) confusion matrices."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    return tp, cm.sum(axis=-1), cm.sum(axis=-2)
+
+
+def default_average(n_labels: int) -> str:
+    """The average used when a spec names none: binary for two classes (scikit-learn's default),
+    macro otherwise (where scikit-learn would refuse)."""
+    return "binary" if n_labels == 2 else "macro"
+
+
+def _per_class(name: str, tp: np.ndarray, t_sum: np.ndarray, p_sum: np.ndarray) -> np.ndarray:
+    if name == "precision":
+        return safe_divide(tp, p_sum)
+    if name == "recall":
+        return safe_divide(tp, t_sum)
+    # scikit-learn computes F1 from counts, 2tp / (2tp + fp + fn), not from rounded P and R.
+    return safe_divide(2.0 * tp, t_sum + p_sum)
+
+
+def prf(
+    name: str,
+    tp: np.ndarray,
+    t_sum: np.ndarray,
+    p_sum: np.ndarray,
+    *,
+    average: str,
+    pos_index: int = 1,
+) -> np.ndarray:
+    """precision, recall or f1 over the last axis of the per-class counts."""
+    if average == "micro":
+        return _per_class(name, tp.sum(-1), t_sum.sum(-1), p_sum.sum(-1))
+    if average == "binary":
+        return _per_class(name, tp[..., pos_index], t_sum[..., pos_index], p_sum[..., pos_index])
+    scores = _per_class(name, tp, t_sum, p_sum)
+    present = (t_sum + p_sum) > 0
+    if average == "macro":
+        n_present = present.sum(-1)
+        total = np.where(present, scores, 0.0).sum(-1)
+        return np.where(n_present > 0, total / np.maximum(n_present, 1), np.nan)
+    if average == "weighted":
+        weights = np.where(present, t_sum, 0.0)
+        return safe_divide((scores * weights).sum(-1), weights.sum(-1))
+    raise ValueError(f"unknown average {average!r}")
+
+
+def accuracy(tp: np.ndarray, t_sum: np.ndarray, p_sum: np.ndarray) -> np.ndarray:
+    n = t_sum.sum(-1)
+    return np.where(n > 0, tp.sum(-1) / np.maximum(n, 1), np.nan)
+
+
+def matthews(tp: np.ndarray, t_sum: np.ndarray, p_sum: np.ndarray) -> np.ndarray:
+    """scikit-learn's multiclass MCC formula, batched; 0 where it is 0/0 (as scikit-learn)."""
+    n = t_sum.sum(-1)
+    cov_ytyp = tp.sum(-1) * n - (t_sum * p_sum).sum(-1)
+    cov_ypyp = n**2 - (p_sum * p_sum).sum(-1)
+    cov_ytyt = n**2 - (t_sum * t_sum).sum(-1)
+    den = cov_ypyp * cov_ytyt
+    return np.where(den == 0, 0.0, cov_ytyp / np.sqrt(np.where(den == 0, 1.0, den)))
+
+
+def spec_key(spec: dict, n_labels: int) -> str:
+    """The reported key of a metric spec (DESIGN §5): `f1` + `_macro` when an average is given."""
+    if spec["name"] in ("precision", "recall", "f1") and spec.get("average"):
+        return f"{spec['name']}_{spec['average']}"
+    return spec["name"]
+
+
+def pos_label_index(spec: dict, labels: Sequence[str]) -> int:
+    """Index of `pos_label` (a label name or an index); scikit-learn's default is 1."""
+    pos = spec.get("pos_label", 1)
+    if isinstance(pos, str) and pos in labels:
+        return list(labels).index(pos)
+    index = int(pos)
+    if not 0 <= index < len(labels):
+        raise ValueError(f"pos_label {pos!r} is not one of the labels")
+    return index
+
+
+def scores_from_counts(
+    specs: Sequence[dict],
+    labels: Sequence[str],
+    tp: np.ndarray,
+    t_sum: np.ndarray,
+    p_sum: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Every spec's value (key → array over the batch dimensions; NaN = undefined)."""
+    out: dict[str, np.ndarray] = {}
+    for spec in specs:
+        name = spec["name"]
+        key = spec_key(spec, len(labels))
+        if name == "accuracy":
+            out[key] = accuracy(tp, t_sum, p_sum)
+        elif name == "matthews_correlation":
+            out[key] = matthews(tp, t_sum, p_sum)
+        elif name in ("precision", "recall", "f1"):
+            average = spec.get("average") or default_average(len(labels))
+            pos = pos_label_index(spec, labels) if average == "binary" else 0
+            out[key] = prf(name, tp, t_sum, p_sum, average=average, pos_index=pos)
+        else:
+            raise ValueError(f"{name!r} is not a classification metric")
+    return out
+
+
+def compute_from_arrays(
+    predictions: Sequence[Any] | np.ndarray,
+    references: Sequence[Any] | np.ndarray,
+    spec: dict,
+    labels: Sequence[Any] | None = None,
+) -> dict[str, float]:
+    """One metric on plain arrays of labels (any hashable values); `labels` defaults to the sorted
+    union, as scikit-learn's. Used by the `evaluate` wrappers and tests."""
+    preds = np.asarray(predictions)
+    refs = np.asarray(references)
+    if labels is None:
+        labels = np.unique(np.concatenate([refs, preds])).tolist()
+    lookup = {value: i for i, value in enumerate(labels)}
+    true_codes = np.fromiter((lookup[v] for v in refs.tolist()), np.int64, len(refs))
+    pred_codes = np.fromiter((lookup[v] for v in preds.tolist()), np.int64, len(preds))
+    spec = dict(spec)
+    if (spec.get("average") or default_average(len(labels))) == "binary":
+        # Here pos_label is a label value (scikit-learn's meaning); scores_from_counts wants its
+        # index.
+        pos = spec.get("pos_label", 1)
+        if pos not in lookup:
+            raise ValueError(f"pos_label={pos!r} is not a valid label")
+        spec["pos_label"] = lookup[pos]
+    counts = class_counts(confusion_matrix(true_codes, pred_codes, len(labels)))
+    values = scores_from_counts([spec], [str(v) for v in labels], *counts)
+    return {spec["name"]: float(next(iter(values.values())))}
+
+
+_FEATURES = [
+    {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")},
+    {"predictions": datasets.Value("string"), "references": datasets.Value("string")},
+]
+
+
+class _ClassificationMetric(evaluate.Metric):
+    VERSION = VERSION
+    NAME = ""
+
+    def _info(self) -> evaluate.MetricInfo:
+        return make_info(
+            type(self),
+            description=f"{self.NAME} from a confusion matrix (scikit-learn semantics)",
+            features=_FEATURES,
+            reference_urls=("https://scikit-learn.org/stable/modules/model_evaluation.html",),
+        )
+
+    def _compute(self, predictions, references, labels=None, average=None, pos_label=None):
+        spec: dict[str, Any] = {"name": self.NAME}
+        if average is not None:
+            spec["average"] = average
+        if pos_label is not None:
+            spec["pos_label"] = pos_label
+        return compute_from_arrays(predictions, references, spec, labels)
+
+
+class Accuracy(_ClassificationMetric):
+    NAME = "accuracy"
+
+
+class Precision(_ClassificationMetric):
+    NAME = "precision"
+
+
+class Recall(_ClassificationMetric):
+    NAME = "recall"
+
+
+class F1(_ClassificationMetric):
+    NAME = "f1"
+
+
+class MatthewsCorrelation(_ClassificationMetric):
+    NAME = "matthews_correlation"
+
+
+class ClassificationScorer(Scorer):
+    """The platform's fast path: integer label codes in, every spec's value, per-cell values from
+    one bincount over (cell, true, predicted), and intervals from resampled confusion matrices."""
+
+    versions = {name: VERSION for name in NAMES}
+
+    def __init__(
+        self,
+        specs: Sequence[dict],
+        labels: Sequence[str],
+        true_codes: np.ndarray,
+        pred_codes: np.ndarray,
+    ):
+        self.specs = list(specs)
+        self.labels = list(labels)
+        self.true_codes = np.asarray(true_codes, dtype=np.int64)
+        self.pred_codes = np.asarray(pred_codes, dtype=np.int64)
+        self.cm = confusion_matrix(self.true_codes, self.pred_codes, len(self.labels))
+
+    def _scores(self, tp, t_sum, p_sum) -> dict[str, np.ndarray]:
+        return scores_from_counts(self.specs, self.labels, tp, t_sum, p_sum)
+
+    def values(self) -> dict[str, float | None]:
+        return {k: as_float(v) for k, v in self._scores(*class_counts(self.cm)).items()}
+
+    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+        k = len(self.labels)
+        flat = (np.asarray(codes, np.int64) * k + self.true_codes) * k + self.pred_codes
+        cms = np.bincount(flat, minlength=n_cells * k * k).reshape(n_cells, k, k)
+        scores = self._scores(*class_counts(cms))
+        return [{key: as_float(v[i]) for key, v in scores.items()} for i in range(n_cells)]
+
+    def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
+        return confusion_intervals(self.cm, self._scores, resamples=resamples, seed=seed)
+
+    def confusion(self) -> dict:
+        return {"labels": self.labels, "matrix": self.cm.tolist()}

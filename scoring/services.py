@@ -1,0 +1,252 @@
+"""The trusted scorer's workflows: check an uploaded prediction file, score a submission, store
+its evaluations. The pure parsing/metric code lives in predictions.py, evaluation.py & co."""
+
+from __future__ import annotations
+
+import io
+import logging
+import traceback
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from benchmarks.models import Benchmark, Split, Task
+from scoring.evaluation import score_split
+from scoring.models import Evaluation
+from scoring.predictions import PredictionFileError, check_predictions, read_prediction_file
+from submissions import services as submission_services
+from submissions.models import Submission
+
+logger = logging.getLogger(__name__)
+
+SCORER_VERSION = "1"
+PREDICTION_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+
+
+class PredictionsRejected(Exception):
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+@dataclass
+class TaskFile:
+    task: Task
+    filename: str
+    data: bytes | None = None  # set for members of a zip
+    source: object = None  # a path or binary file object otherwise
+
+    def open(self):
+        return io.BytesIO(self.data) if self.data is not None else self.source
+
+
+def _is_prediction_name(name: str) -> bool:
+    lower = name.lower().removesuffix(".gz")
+    return lower.endswith(PREDICTION_SUFFIXES)
+
+
+def task_files(
+    *, benchmark: Benchmark, task: Task | None, fileobj, filename: str
+) -> list[TaskFile]:
+    """Which task each prediction file is for: a zip holds `<task-slug>.<ext>` per task; a
+    single file goes to the task named in the request, or to the benchmark's only task."""
+    tasks = list(benchmark.tasks.all())
+    if filename.lower().endswith(".zip"):
+        try:
+            archive = zipfile.ZipFile(fileobj)
+        except zipfile.BadZipFile:
+            raise PredictionsRejected(["The .zip file is not a valid zip archive."]) from None
+        by_slug = {t.slug: t for t in tasks}
+        found, errors = [], []
+        for info in archive.infolist():
+            if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
+                continue
+            name = PurePosixPath(info.filename).name
+            stem = name.split(".", 1)[0]
+            if not _is_prediction_name(name):
+                errors.append(f"{info.filename}: expected <task>.csv, .jsonl or .parquet.")
+            elif stem not in by_slug:
+                errors.append(
+                    f"{info.filename}: no task '{stem}' in this benchmark "
+                    f"(tasks: {', '.join(by_slug)})."
+                )
+            else:
+                found.append(TaskFile(task=by_slug[stem], filename=name, data=archive.read(info)))
+        if task is not None:
+            found = [f for f in found if f.task == task]
+        if not found and not errors:
+            errors.append("The zip holds no prediction file named after a task.")
+        if errors:
+            raise PredictionsRejected(errors)
+        return found
+    if not _is_prediction_name(filename):
+        raise PredictionsRejected(
+            [
+                f"'{filename}' is not a prediction file: use .csv, .jsonl or .parquet "
+                "(optionally .gz), or a .zip with one file per task."
+            ]
+        )
+    if task is None:
+        if len(tasks) != 1:
+            slugs = ", ".join(t.slug for t in tasks)
+            raise PredictionsRejected(
+                [f"This benchmark has several tasks ({slugs}): say which one with 'task'."]
+            )
+        task = tasks[0]
+    return [TaskFile(task=task, filename=filename, source=fileobj)]
+
+
+# Frozen splits are immutable (a fingerprint names their content), so a worker keeps the most
+# recent few in memory instead of reading the Parquet file for every submission.
+_GOLD_CACHE: OrderedDict[str, pa.Table] = OrderedDict()
+_GOLD_CACHE_SIZE = 8
+
+
+def split_table(split: Split) -> pa.Table:
+    key = f"{split.pk}:{split.fingerprint}"
+    table = _GOLD_CACHE.get(key)
+    if table is None:
+        with split.data.open("rb") as f:
+            table = pq.read_table(f)
+        _GOLD_CACHE[key] = table
+        while len(_GOLD_CACHE) > _GOLD_CACHE_SIZE:
+            _GOLD_CACHE.popitem(last=False)
+    else:
+        _GOLD_CACHE.move_to_end(key)
+    return table
+
+
+def task_gold_ids(task: Task) -> pa.Array:
+    """Ids of every scored split of the task: a prediction file covers exactly these."""
+    columns = [split_table(s).column(task.id_column) for s in task.scored_splits]
+    return pa.chunked_array(columns).combine_chunks().cast(pa.string())
+
+
+def _read_and_check(task_file: TaskFile) -> pa.Table:
+    task = task_file.task
+    try:
+        table = read_prediction_file(task_file.open(), task_file.filename)
+        return check_predictions(task.spec(), task_gold_ids(task), table)
+    except PredictionFileError as exc:
+        prefix = f"{task_file.filename}: " if task_file.data is not None else ""
+        raise PredictionsRejected([prefix + m for m in exc.messages]) from None
+
+
+def predictions_check(*, benchmark: Benchmark, task: Task | None, uploaded) -> None:
+    """Validate an upload completely; raises PredictionsRejected with every problem found."""
+    files = task_files(benchmark=benchmark, task=task, fileobj=uploaded, filename=uploaded.name)
+    errors = []
+    for task_file in files:
+        try:
+            _read_and_check(task_file)
+        except PredictionsRejected as exc:
+            errors += exc.messages
+    if errors:
+        raise PredictionsRejected(errors)
+
+
+def provenance_for(split: Split, result_provenance: dict) -> dict:
+    return {
+        **result_provenance,
+        "split": {
+            "name": split.name,
+            "fingerprint": split.fingerprint,
+            "rows": split.num_rows,
+            "hub_repo_id": split.hub_repo_id or None,
+            "hub_commit": split.hub_commit or None,
+        },
+        "scorer_version": SCORER_VERSION,
+        "scored_at": timezone.now().isoformat(),
+    }
+
+
+def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Evaluation]:
+    """Score every task file of a submission on every scored split (unsaved Evaluations)."""
+    with submission.file.open("rb") as f:
+        files = task_files(
+            benchmark=submission.benchmark,
+            task=submission.task,
+            fileobj=io.BytesIO(f.read()),
+            filename=submission.original_filename or submission.file.name,
+        )
+    splits = [(tf, split) for tf in files for split in tf.task.scored_splits]
+    evaluations = []
+    for tf in files:
+        predictions = _read_and_check(tf)
+        for split in tf.task.scored_splits:
+            try:
+                result = score_split(
+                    tf.task.spec(),
+                    split_table(split),
+                    predictions,
+                    resamples=settings.BOOTSTRAP_RESAMPLES,
+                    seed=0,
+                )
+            except PredictionFileError as exc:
+                raise PredictionsRejected(exc.messages) from None
+            evaluations.append(
+                Evaluation(
+                    submission=submission,
+                    task=tf.task,
+                    split=split,
+                    metrics=result["metrics"],
+                    slices=result["slices"],
+                    confusion=result.get("confusion"),
+                    provenance=provenance_for(split, result["provenance"]),
+                )
+            )
+            if on_progress:
+                on_progress(len(evaluations) / len(splits))
+    return evaluations
+
+
+def submission_score(*, submission_id: int) -> None:
+    """Claim a queued submission, score it, and record the outcome. A bad file is an outcome
+    (failed + message); an unexpected error fails the submission as the platform's fault and is
+    logged without its message, which could quote data."""
+    if not submission_services.submission_claim(submission_id=submission_id):
+        return
+    submission = Submission.objects.select_related("benchmark", "task").get(pk=submission_id)
+
+    def progress(value: float) -> None:
+        # Scoring is most of the work; leave the last step for the save.
+        submission_services.submission_set_progress(
+            submission_id=submission_id, progress=0.95 * value
+        )
+
+    try:
+        evaluations = evaluations_compute(submission=submission, on_progress=progress)
+    except PredictionsRejected as exc:
+        submission_services.submission_fail(
+            submission_id=submission_id, message="\n".join(exc.messages)
+        )
+        return
+    except Exception as exc:
+        logger.error(
+            "Scoring submission %s failed with %s:\n%s",
+            submission_id,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        submission_services.submission_fail(
+            submission_id=submission_id,
+            message="Scoring failed because of an internal error. It has been logged and does "
+            "not count towards your quota.",
+            by_platform=True,
+        )
+        return
+    with transaction.atomic():
+        # Record only over a still-running row: a cancelled or reaped submission stays so.
+        finished = Submission.objects.filter(
+            pk=submission_id, status=Submission.Status.RUNNING
+        ).update(status=Submission.Status.SCORED, progress=1.0, finished_at=timezone.now())
+        if finished:
+            Evaluation.objects.filter(submission_id=submission_id).delete()
+            Evaluation.objects.bulk_create(evaluations)

@@ -1,0 +1,167 @@
+"""The task types of DESIGN §5 and the metrics each may use: names, arguments, reported keys and
+direction. Pure data, shared by bundle validation, scoring and the leaderboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TEXT_CLASSIFICATION = "text-classification"
+TOKEN_CLASSIFICATION = "token-classification"
+QUESTION_ANSWERING = "question-answering"
+TEXT_GENERATION = "text-generation"
+REGRESSION = "regression"
+IMAGE_CLASSIFICATION = "image-classification"
+
+CLASSIFICATION_TYPES = frozenset({TEXT_CLASSIFICATION, IMAGE_CLASSIFICATION})
+
+AVERAGES = ("micro", "macro", "weighted", "binary")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A metric a bundle may name. `keys` are the values it reports (before any `_<average>`
+    suffix); `lower_is_better` lists those of them where smaller wins; `scale` is the value range
+    shown to people (1 for 0–1 values, 100 for 0–100, None for unbounded)."""
+
+    name: str
+    keys: tuple[str, ...]
+    args: frozenset[str] = frozenset()
+    lower_is_better: frozenset[str] = frozenset()
+    scale: float | None = 1.0
+    takes_average: bool = False
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in [
+        MetricInfo("accuracy", ("accuracy",)),
+        MetricInfo("f1", ("f1",), frozenset({"average", "pos_label"}), takes_average=True),
+        MetricInfo(
+            "precision", ("precision",), frozenset({"average", "pos_label"}), takes_average=True
+        ),
+        MetricInfo("recall", ("recall",), frozenset({"average", "pos_label"}), takes_average=True),
+        MetricInfo("matthews_correlation", ("matthews_correlation",)),
+        MetricInfo(
+            "seqeval",
+            ("overall_precision", "overall_recall", "overall_f1", "overall_accuracy"),
+            frozenset({"scheme", "mode"}),
+        ),
+        MetricInfo(
+            "squad",
+            (
+                "exact_match",
+                "f1",
+                "HasAns_exact_match",
+                "HasAns_f1",
+                "NoAns_exact_match",
+                "NoAns_f1",
+            ),
+            scale=100.0,
+        ),
+        MetricInfo(
+            "rouge", ("rouge1", "rouge2", "rougeL", "rougeLsum"), frozenset({"use_stemmer"})
+        ),
+        MetricInfo("bleu", ("bleu",), frozenset({"tokenize", "lowercase"}), scale=100.0),
+        MetricInfo("chrf", ("chrf",), frozenset({"word_order", "lowercase"}), scale=100.0),
+        MetricInfo("mse", ("mse",), lower_is_better=frozenset({"mse"}), scale=None),
+        MetricInfo("mae", ("mae",), lower_is_better=frozenset({"mae"}), scale=None),
+        MetricInfo("pearson", ("pearson",)),
+        MetricInfo("spearman", ("spearman",)),
+    ]
+}
+
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str
+    metrics: tuple[str, ...]
+    default_metrics: tuple[dict, ...]
+    required_inputs: int = 1  # how many input columns at least
+    needs_label_names: bool = False
+    default_inputs: tuple[str, ...] = field(default=())
+
+
+TASK_TYPES: dict[str, TaskType] = {
+    t.name: t
+    for t in [
+        TaskType(
+            TEXT_CLASSIFICATION,
+            CLASSIFICATION_METRICS,
+            (
+                {"name": "accuracy"},
+                {"name": "f1", "average": "macro"},
+                {"name": "precision", "average": "macro"},
+                {"name": "recall", "average": "macro"},
+                {"name": "matthews_correlation"},
+            ),
+            needs_label_names=True,
+            default_inputs=("text",),
+        ),
+        TaskType(
+            TOKEN_CLASSIFICATION,
+            ("seqeval",),
+            ({"name": "seqeval"},),
+            default_inputs=("tokens",),
+        ),
+        TaskType(
+            QUESTION_ANSWERING,
+            ("squad",),
+            ({"name": "squad"},),
+            required_inputs=2,
+            default_inputs=("question", "context"),
+        ),
+        TaskType(
+            TEXT_GENERATION,
+            ("rouge", "bleu", "chrf"),
+            ({"name": "rouge"}, {"name": "bleu"}, {"name": "chrf"}),
+            default_inputs=("source",),
+        ),
+        TaskType(
+            REGRESSION,
+            ("mse", "mae", "pearson", "spearman"),
+            ({"name": "mse"}, {"name": "mae"}, {"name": "pearson"}, {"name": "spearman"}),
+            default_inputs=("text",),
+        ),
+        TaskType(
+            IMAGE_CLASSIFICATION,
+            CLASSIFICATION_METRICS,
+            ({"name": "accuracy"}, {"name": "f1", "average": "macro"}),
+            needs_label_names=True,
+            default_inputs=("image",),
+        ),
+    ]
+}
+
+
+def normalize_metric_spec(spec: str | dict) -> dict:
+    """`"accuracy"` → `{"name": "accuracy"}`; dicts are copied."""
+    return {"name": spec} if isinstance(spec, str) else dict(spec)
+
+
+def metric_keys(spec: dict) -> list[str]:
+    """The keys a metric spec reports under (DESIGN §5): `{name: f1, average: macro}` →
+    `["f1_macro"]`. For squad, the HasAns/NoAns keys exist only on v2 data; they are listed here
+    so that a primary metric may name them."""
+    info = METRICS[spec["name"]]
+    if info.takes_average and spec.get("average"):
+        return [f"{key}_{spec['average']}" for key in info.keys]
+    return list(info.keys)
+
+
+def lower_is_better(key: str) -> bool:
+    """Direction of a reported metric key, for sorting leaderboards."""
+    for info in METRICS.values():
+        for base in info.keys:
+            if key == base or (info.takes_average and key.startswith(base + "_")):
+                return base in info.lower_is_better
+    return False
+
+
+def metric_scale(key: str) -> float | None:
+    for info in METRICS.values():
+        for base in info.keys:
+            if key == base or (info.takes_average and key.startswith(base + "_")):
+                return info.scale
+    return 1.0

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from benchmarks.admin import MaintainedOnlyMixin
+from scoring.models import Evaluation
+from submissions.models import Submission
+
+FLAGS = ["is_baseline", "is_hidden", "is_disqualified"]
+
+
+class EvaluationInline(admin.TabularInline):
+    model = Evaluation
+    fields = ["task", "split", "metrics", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
+    """Authors flag submissions (baseline, hidden, disqualified); everything else, status
+    included, is the platform's to change."""
+
+    list_display = ["id", "display_name", "benchmark", "participant", "status", *FLAGS, "created_at"]
+    list_display_links = ["id", "display_name"]
+    list_filter = ["status", *FLAGS, ("benchmark", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["benchmark", "participant"]
+    search_fields = ["name", "original_filename", "model_repo_id", "participant__username"]
+    date_hierarchy = "created_at"
+    inlines = [EvaluationInline]
+    fieldsets = [
+        ("Flags set by authors", {"fields": FLAGS}),
+        (
+            None,
+            {
+                "fields": [
+                    "benchmark",
+                    "participant",
+                    "task",
+                    "kind",
+                    "name",
+                    "description",
+                    "original_filename",
+                    "model_repo_id",
+                    "model_revision",
+                    "model_sha",
+                ]
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": [
+                    "status",
+                    "progress",
+                    "error",
+                    "failed_by_platform",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "celery_task_id",
+                    "attempts",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Submission._meta.fields if f.name not in FLAGS] + ["file"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from submissions import api
+
+urlpatterns = [
+    path(
+        "benchmarks/<slug:slug>/submissions/",
+        api.submission_create,
+        name="api-submission-create",
+    ),
+    path("submissions/<int:submission_id>/", api.submission_detail, name="api-submission-detail"),
+    path(
+        "submissions/<int:submission_id>/cancel/",
+        api.submission_cancel,
+        name="api-submission-cancel",
+    ),
+]

@@ -1,0 +1,99 @@
+"""API serializers for submissions, one per audience and direction. Participants write only the
+upload fields; status, progress and the author-only flags are read-only everywhere and change
+only through services (scoring, cancel, the admin)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from benchmarks.models import Task
+from submissions.models import Submission
+from submissions.results import visible_evaluations
+
+
+class PredictionUploadSerializer(serializers.Serializer):
+    """The multipart form of a prediction-file submission. Needs `benchmark` in its context:
+    `task` names one of that benchmark's tasks."""
+
+    file = serializers.FileField(
+        error_messages={
+            "required": "Attach a prediction file (field 'file').",
+            "empty": "The file is empty.",
+            "invalid": "Send the prediction file as a multipart upload in the field 'file'.",
+        }
+    )
+    task = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Task.objects.none(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": "No task '{value}' in this benchmark."},
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["task"].queryset = self.context["benchmark"].tasks.all()
+
+
+class SubmissionCreatedSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = ["id", "status", "url"]
+        read_only_fields = fields
+
+    def get_url(self, submission: Submission) -> str:
+        return reverse("api-submission-detail", kwargs={"submission_id": submission.pk})
+
+
+class EvaluationSerializer(serializers.Serializer):
+    """One entry of `submissions.results.visible_evaluations`: metrics are null when withheld."""
+
+    task = serializers.CharField(read_only=True)
+    split = serializers.CharField(read_only=True)
+    role = serializers.CharField(read_only=True)
+    withheld = serializers.BooleanField(read_only=True)
+    metrics = serializers.JSONField(allow_null=True, read_only=True)
+
+
+class SubmissionDetailSerializer(serializers.ModelSerializer):
+    """What the owner (or a maintainer) sees of a submission. Needs `request` in its context."""
+
+    benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    error = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    evaluations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "url",
+            "benchmark",
+            "task",
+            "kind",
+            "name",
+            "status",
+            "progress",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "evaluations",
+        ]
+        read_only_fields = fields
+
+    def get_error(self, submission: Submission) -> str | None:
+        return submission.error or None
+
+    def get_url(self, submission: Submission) -> str:
+        return reverse("api-submission-detail", kwargs={"submission_id": submission.pk})
+
+    def get_evaluations(self, submission: Submission) -> list[dict]:
+        evaluations = visible_evaluations(self.context["request"].user, submission)
+        return EvaluationSerializer(evaluations, many=True).data

@@ -1,0 +1,85 @@
+"""A real Celery worker process for end-to-end tests, consuming the configured broker (Redis in
+CI, the embedded filesystem broker by default) and writing to the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def database_url_for_tests() -> str:
+    """The URL of the test database that pytest-django created, for another process."""
+    s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{s['NAME']}"
+    if s["ENGINE"] == "django.db.backends.postgresql":
+        auth = s["USER"] or ""
+        if s["PASSWORD"]:
+            auth += f":{s['PASSWORD']}"
+        host = f"{auth}@" if auth else ""
+        return f"postgres://{host}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    raise RuntimeError(f"No worker URL for database engine {s['ENGINE']}")
+
+
+def start_worker(log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "DATA_DIR": str(settings.DATA_DIR),
+        "PRIVATE_STORAGE_DIR": str(settings.PRIVATE_STORAGE_DIR),
+        **(extra_env or {}),
+    }
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [
+            os.path.join(os.path.dirname(sys.executable), "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--queues",
+            "scoring",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "ready." in log_path.read_text():
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"The worker did not start:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def scoring_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker(log_path)
+    yield process, log_path
+    stop_worker(process)

@@ -1,0 +1,300 @@
+"""POST /api/v1/benchmarks/<slug>/submissions/ (prediction files; model submissions refused)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import timedelta
+from unittest import mock
+
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from benchmarks.models import Benchmark
+from submissions.models import Submission
+from tests.base import (
+    PlatformTestCase,
+    assert_no_hidden_labels,
+    gold_rows,
+    hidden_pairs,
+    make_benchmark,
+    prediction_csv,
+    upload,
+)
+
+URL = "/api/v1/benchmarks/sentiment/submissions/"
+
+
+class SubmissionCreateApiTestCase(PlatformTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.rows = gold_rows(cls.benchmark)
+        cls.good_csv = prediction_csv(cls.rows)
+
+    def setUp(self):
+        self.client.force_login(self.alice)
+
+    def post(self, content=None, filename: str = "predictions.csv", url=URL, **data):
+        if content is not None:
+            data["file"] = upload(content, filename)
+        return self.client.post(url, data)
+
+    def assert_errors(self, response, status_code: int) -> list[str]:
+        self.assertEqual(response.status_code, status_code, response.content)
+        body = response.json()
+        self.assertEqual(list(body), ["errors"])
+        self.assertTrue(body["errors"])
+        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
+        assert_no_hidden_labels(self, body, hidden_pairs(self.benchmark))
+        self.assertEqual(Submission.objects.count(), 0)
+        return body["errors"]
+
+    def assert_rejected(self, content: bytes, *words: str, filename="predictions.csv") -> str:
+        """A 400 whose message names the problem (every word in it) and shows no label."""
+        text = " ".join(self.assert_errors(self.post(content, filename), 400))
+        for word in words:
+            self.assertIn(word, text)
+        for label in ("zz-label-neg", "zz-label-pos"):
+            self.assertNotIn(f"{label}\n", text)
+        return text
+
+
+class SubmissionCreateApiTests(SubmissionCreateApiTestCase):
+    def test_it_accepts_a_prediction_file_and_answers_with_its_id_status_and_url(self):
+        response = self.post(self.good_csv, filename="run1.csv", name=" My run ", description="d")
+        self.assertEqual(response.status_code, 201, response.content)
+        submission = Submission.objects.get()
+        self.assertEqual(
+            response.json(),
+            {
+                "id": submission.pk,
+                "status": "queued",
+                "url": f"/api/v1/submissions/{submission.pk}/",
+            },
+        )
+        self.assertEqual(
+            (submission.participant, submission.name, submission.description, submission.kind),
+            (self.alice, "My run", "d", "predictions"),
+        )
+        self.assertEqual(submission.original_filename, "run1.csv")
+
+    def test_it_enqueues_scoring_once_the_submission_is_committed(self):
+        with (
+            mock.patch("scoring.tasks.score_submission.apply_async") as apply_async,
+            self.captureOnCommitCallbacks(execute=True),
+        ):
+            response = self.post(self.good_csv)
+        apply_async.assert_called_once_with(
+            args=[response.json()["id"]], task_id=Submission.objects.get().celery_task_id
+        )
+
+    def test_it_accepts_a_file_for_a_named_task(self):
+        response = self.post(self.good_csv, task="sst")
+        self.assertEqual(response.status_code, 201, response.content)
+        self.assertEqual(Submission.objects.get().task, self.task)
+
+    def test_an_empty_task_field_means_no_task_given(self):
+        self.assertEqual(self.post(self.good_csv, task="").status_code, 201)
+
+    def test_it_accepts_a_gzipped_file(self):
+        response = self.post(gzip.compress(self.good_csv), filename="p.csv.gz")
+        self.assertEqual(response.status_code, 201, response.content)
+
+    def test_it_accepts_token_authentication(self):
+        self.client.logout()
+        key = Token.objects.create(user=self.bob).key
+        response = self.client.post(
+            URL, {"file": upload(self.good_csv)}, headers={"Authorization": f"Token {key}"}
+        )
+        self.assertEqual(response.status_code, 201, response.content)
+        self.assertEqual(Submission.objects.get().participant, self.bob)
+
+    def test_participants_cannot_set_status_or_flags(self):
+        response = self.post(
+            self.good_csv,
+            status="scored",
+            is_baseline="true",
+            is_hidden="true",
+            progress="1",
+            participant=str(self.bob.pk),
+        )
+        self.assertEqual(response.status_code, 201)
+        submission = Submission.objects.get()
+        self.assertEqual(
+            (submission.status, submission.is_baseline, submission.is_hidden, submission.progress),
+            ("queued", False, False, 0.0),
+        )
+        self.assertEqual(submission.participant, self.alice)
+
+    def test_anonymous_visitors_get_a_401_asking_for_a_token(self):
+        self.client.logout()
+        response = self.client.post(URL, {"file": upload(self.good_csv)})
+        self.assert_errors(response, 401)
+        self.assertEqual(response["WWW-Authenticate"], "Token")
+
+    def test_a_bad_token_is_a_401(self):
+        self.client.logout()
+        response = self.client.post(
+            URL, {"file": upload(self.good_csv)}, headers={"Authorization": "Token nope"}
+        )
+        self.assert_errors(response, 401)
+
+    def test_a_private_benchmark_is_a_404_to_other_participants(self):
+        make_benchmark("private-bench", maintainers=(self.author,), visibility="private")
+        url = "/api/v1/benchmarks/private-bench/submissions/"
+        self.assert_errors(self.post(self.good_csv, url=url), 404)
+
+    def test_an_unknown_benchmark_is_a_404(self):
+        self.assert_errors(
+            self.post(self.good_csv, url="/api/v1/benchmarks/nope/submissions/"), 404
+        )
+
+    def test_it_refuses_other_methods(self):
+        for method in ("get", "put", "patch", "delete"):
+            self.assert_errors(getattr(self.client, method)(URL), 405)
+
+    def test_an_unknown_task_is_a_400(self):
+        errors = self.assert_errors(self.post(self.good_csv, task="nope"), 400)
+        self.assertEqual(errors, ["task: No task 'nope' in this benchmark."])
+
+    def test_a_request_without_a_file_is_a_400(self):
+        errors = self.assert_errors(self.client.post(URL, {"name": "x"}), 400)
+        self.assertIn("Attach a prediction file", errors[0])
+
+    def test_a_json_body_without_a_model_or_file_is_a_400(self):
+        response = self.client.post(URL, {"name": "x"}, content_type="application/json")
+        self.assert_errors(response, 400)
+
+
+class PredictionFileRejectionTests(SubmissionCreateApiTestCase):
+    """Each bad file is a 400 saying what is wrong, with no label of any row."""
+
+    def test_it_rejects_a_file_with_the_wrong_extension(self):
+        self.assert_rejected(self.good_csv, ".csv", ".jsonl", filename="predictions.txt")
+
+    def test_it_rejects_a_file_that_is_not_utf8(self):
+        self.assert_rejected(self.good_csv.replace(b"dev-001", b"dev-\xff01"), "UTF-8")
+
+    def test_it_rejects_a_file_without_an_id_or_prediction_column(self):
+        content = self.good_csv.replace(b"id,prediction", b"row,label", 1)
+        self.assert_rejected(content, "'id'", "'prediction'")
+
+    def test_it_rejects_an_empty_file(self):
+        self.assert_rejected(b"", "empty")
+
+    def test_it_rejects_a_file_with_a_header_and_no_rows(self):
+        self.assert_rejected(b"id,prediction\n", "no rows")
+
+    def test_it_rejects_a_file_with_missing_ids_and_says_how_many(self):
+        content = prediction_csv([r for r in self.rows if r["id"] not in {"test-003", "dev-004"}])
+        self.assert_rejected(content, "2 ids", "missing", "test-003")
+
+    def test_it_rejects_a_file_with_duplicate_ids(self):
+        content = self.good_csv + prediction_csv(self.rows[:1]).split(b"\n", 1)[1]
+        self.assert_rejected(content, "1 id", "more than once", self.rows[0]["id"])
+
+    def test_it_rejects_a_file_with_unknown_ids(self):
+        self.assert_rejected(self.good_csv + b"test-999,zz-label-pos\n", "not ids", "test-999")
+
+    def test_it_rejects_predictions_that_are_not_label_names(self):
+        content = self.good_csv.replace(b"test-002,zz-label-neg", b"test-002,maybe")
+        self.assert_rejected(content, "not a label name", "maybe")
+
+    @override_settings(MAX_PREDICTION_FILE_MB=1)
+    def test_it_rejects_a_file_over_the_size_limit(self):
+        content = self.good_csv + b"#" * (1024 * 1024)
+        self.assert_rejected(content, "limit is 1 MB")
+
+    def test_it_lists_every_problem_at_once(self):
+        content = prediction_csv(self.rows[1:]) + b"nope-1,zz-label-neg\n"
+        errors = self.assert_errors(self.post(content), 400)
+        self.assertEqual(len(errors), 2, errors)
+
+
+class SubmissionPolicyApiTests(SubmissionCreateApiTestCase):
+    def set_policy(self, **fields):
+        Benchmark.objects.filter(pk=self.benchmark.pk).update(**fields)
+
+    def earlier_submission(self, **fields):
+        fields.setdefault("status", "scored")
+        return Submission.objects.create(benchmark=self.benchmark, participant=self.alice, **fields)
+
+    def assert_refused(self, status_code: int, *words: str):
+        count = Submission.objects.count()
+        response = self.post(self.good_csv)
+        self.assertEqual(response.status_code, status_code, response.content)
+        errors = response.json()["errors"]
+        for word in words:
+            self.assertIn(word, errors[0])
+        self.assertEqual(Submission.objects.count(), count)
+
+    def test_it_refuses_a_submission_over_the_daily_quota_with_429(self):
+        self.set_policy(max_per_day=1)
+        self.earlier_submission()
+        self.assert_refused(429, "today's 1 submissions", "resets at")
+
+    def test_yesterdays_submissions_do_not_count_towards_the_daily_quota(self):
+        self.set_policy(max_per_day=1)
+        self.earlier_submission(created_at=timezone.now() - timedelta(days=1, hours=1))
+        self.assertEqual(self.post(self.good_csv).status_code, 201)
+
+    def test_it_refuses_a_submission_over_the_total_quota_with_429(self):
+        self.set_policy(max_total=1)
+        self.earlier_submission(created_at=timezone.now() - timedelta(days=30))
+        self.assert_refused(429, "all 1 submissions")
+
+    def test_runs_that_failed_through_the_platforms_fault_do_not_use_quota(self):
+        self.set_policy(max_total=1, max_per_day=1)
+        self.earlier_submission(status="failed", failed_by_platform=True)
+        self.assertEqual(self.post(self.good_csv).status_code, 201)
+
+    def test_other_participants_submissions_do_not_use_my_quota(self):
+        self.set_policy(max_total=1)
+        Submission.objects.create(benchmark=self.benchmark, participant=self.bob)
+        self.assertEqual(self.post(self.good_csv).status_code, 201)
+
+    def test_it_refuses_submissions_after_the_close_with_403(self):
+        self.set_policy(closes_at=timezone.now() - timedelta(hours=1))
+        self.assert_refused(403, "closed")
+
+    def test_it_refuses_submissions_before_the_opening_with_403(self):
+        self.set_policy(opens_at=timezone.now() + timedelta(hours=1))
+        self.assert_refused(403, "open at")
+
+    def test_it_refuses_prediction_files_where_only_models_are_accepted(self):
+        self.set_policy(accepted_kinds=["model"])
+        self.assert_refused(403, "does not accept predictions submissions")
+
+    def test_a_model_submission_is_a_403_where_models_are_not_accepted(self):
+        response = self.client.post(
+            URL,
+            {"model": {"repo_id": "org/m", "revision": "main"}},
+            content_type="application/json",
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(
+            response.json(),
+            {
+                "errors": [
+                    "This benchmark does not accept model submissions; it accepts predictions."
+                ]
+            },
+        )
+
+    def test_a_model_submission_is_a_400_until_the_platform_runs_models(self):
+        self.set_policy(accepted_kinds=["predictions", "model"])
+        response = self.client.post(
+            URL,
+            {"model": {"repo_id": "org/m", "revision": "main"}},
+            content_type="application/json",
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(
+            response.json(),
+            {"errors": ["Model submissions are not available yet on this platform."]},
+        )
+
+    def test_a_model_archive_upload_is_refused_like_a_model_reference(self):
+        response = self.client.post(URL, {"model_archive": upload(b"PK", "model.zip")})
+        self.assert_errors(response, 403)

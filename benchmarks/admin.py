@@ -49,7 +49,7 @@ class SplitAdminForm(forms.ModelForm):
 
     class Meta:
         model = Split
-        fields = "__all__"
+        exclude = ["fingerprint", "num_rows"]  # computed from the file
         help_texts = {
             "data": "A Parquet file with the task's id, input, label and metadata columns. "
             "Replacing it changes the fingerprint: rescore existing submissions afterwards.",

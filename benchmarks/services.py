@@ -62,8 +62,16 @@ def benchmark_import(
 
 
 def benchmark_baselines_schedule(*, benchmark: Benchmark) -> None:
-    """Hook for automatic baselines (majority class, a simple model per task), run after every
-    successful import. Not implemented yet: a later issue fills it in."""
+    """Compute and submit the automatic baselines of every task, after every successful import
+    (an update replaces the earlier ones). A baseline that cannot be computed is logged and
+    skipped: the import itself has succeeded."""
+    from scoring.services import baselines_create
+
+    for task in benchmark.tasks.all():
+        try:
+            baselines_create(task=task)
+        except Exception as exc:  # the import stands; the log says which task and why
+            logger.error("Baselines for %s failed: %s", task, type(exc).__name__)
 
 
 def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -> Benchmark:

@@ -5,6 +5,7 @@ transport under DATA_DIR, with a real worker process. DATABASE_URL and CELERY_BR
 to PostgreSQL and Redis/RabbitMQ. Bad values fail loudly at start-up (django-environ raises).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,8 +97,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL;",
     }
-    # A file (not memory) so that a worker process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_db.sqlite3")}
+    # A file (not memory) so that a worker process can share the test database; one per test
+    # run so that parallel runs do not trample each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_db_{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

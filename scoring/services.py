@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import traceback
+import uuid
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -152,6 +153,62 @@ def predictions_check(*, benchmark: Benchmark, task: Task | None, uploaded) -> N
         raise PredictionsRejected(errors)
 
 
+BASELINE_USERNAME = "baseline"
+
+
+def baselines_create(*, task: Task) -> list[Submission]:
+    """Compute the task's automatic baselines and submit them as baseline submissions (scored
+    by the worker like any other). Baselines learn from the train split, else the public
+    splits; hidden labels are never used."""
+    from django.contrib.auth import get_user_model
+    from django.core.files.base import ContentFile
+
+    from scoring.baselines import baselines_for
+
+    splits = list(task.splits.all())
+    train = [s for s in splits if s.role == Split.Role.TRAIN]
+    learn_from = train or [s for s in splits if s.role == Split.Role.PUBLIC]
+    learn = pa.concat_tables([split_table(s) for s in learn_from]) if learn_from else None
+    input_columns = [task.id_column, *task.input_columns]
+    inputs = pa.concat_tables([split_table(s).select(input_columns) for s in task.scored_splits])
+    spec = task.spec()
+    baselines = baselines_for(
+        spec, has_train=bool(train), learn_rows=learn.num_rows if learn else 0
+    )
+    if not baselines:
+        return []
+    owner, created = get_user_model().objects.get_or_create(username=BASELINE_USERNAME)
+    if created:
+        owner.set_unusable_password()
+        owner.save(update_fields=["password"])
+    submissions = []
+    with transaction.atomic():
+        # A re-import recomputes the baselines: the earlier ones go.
+        Submission.objects.filter(task=task, participant=owner, is_baseline=True).delete()
+        for name, baseline in baselines.items():
+            table = baseline(spec, learn, inputs)
+            sink = io.BytesIO()
+            pq.write_table(table, sink)
+            submission = Submission(
+                benchmark=task.benchmark,
+                participant=owner,
+                task=task,
+                name=name,
+                description="Computed by the platform when the benchmark was imported.",
+                original_filename=f"{task.slug}.parquet",
+                is_baseline=True,
+                celery_task_id=str(uuid.uuid4()),
+            )
+            submission.file.save(
+                f"{uuid.uuid4().hex}-{task.slug}.parquet", ContentFile(sink.getvalue()), save=False
+            )
+            submission.save()
+            submissions.append(submission)
+        for submission in submissions:
+            transaction.on_commit(lambda s=submission: submission_services.enqueue(s))
+    return submissions
+
+
 def provenance_for(split: Split, result_provenance: dict) -> dict:
     return {
         **result_provenance,
@@ -250,3 +307,38 @@ def submission_score(*, submission_id: int) -> None:
         if finished:
             Evaluation.objects.filter(submission_id=submission_id).delete()
             Evaluation.objects.bulk_create(evaluations)
+
+
+def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:
+    """Recompute a scored submission's evaluations from its stored file and the frozen splits,
+    and report every metric value that changed (beyond float noise). With `save`, the new
+    evaluations replace the old ones, so scores follow a metric fix."""
+    old = {
+        (e.split_id, key): entry.get("value")
+        for e in submission.evaluations.all()
+        for key, entry in e.metrics.items()
+    }
+    new_evaluations = evaluations_compute(submission=submission)
+    changes = []
+    for evaluation in new_evaluations:
+        for key, entry in evaluation.metrics.items():
+            before, after = old.get((evaluation.split_id, key)), entry.get("value")
+            same = (before is None and after is None) or (
+                before is not None and after is not None and abs(before - after) <= 1e-12
+            )
+            if not same:
+                changes.append(
+                    {
+                        "submission": submission.pk,
+                        "task": evaluation.task.slug,
+                        "split": evaluation.split.name,
+                        "metric": key,
+                        "before": before,
+                        "after": after,
+                    }
+                )
+    if save:
+        with transaction.atomic():
+            Evaluation.objects.filter(submission=submission).delete()
+            Evaluation.objects.bulk_create(new_evaluations)
+    return changes

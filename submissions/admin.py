@@ -74,7 +74,7 @@ class SubmissionAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Submission._meta.fields if f.name not in FLAGS] + ["file"]
+        return [f.name for f in Submission._meta.fields if f.name not in FLAGS]
 
     def has_add_permission(self, request):
         return False

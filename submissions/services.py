@@ -115,11 +115,11 @@ def submission_create(
         uploaded_file.seek(0)
         submission.file.save(f"{uuid.uuid4().hex}-{uploaded_file.name}", uploaded_file, save=False)
         submission.save()
-        transaction.on_commit(lambda: _enqueue(submission))
+        transaction.on_commit(lambda: enqueue(submission))
     return submission
 
 
-def _enqueue(submission: Submission) -> None:
+def enqueue(submission: Submission) -> None:
     from scoring.tasks import score_submission
 
     score_submission.apply_async(args=[submission.pk], task_id=submission.celery_task_id)

@@ -100,7 +100,8 @@ class LeaderboardApiTests(PlatformTestCase):
         self.assertEqual(body["sort"], "f1_macro")
         self.assertEqual([r["participant"] for r in body["rows"]], ["bob", "alice"])
 
-    def test_it_ranks_error_metrics_lowest_first(self):
+    def regression_task(self, scores: dict) -> Task:
+        """A second task scored by an error metric, with `scores` {user: mae} on its split."""
         task = Task.objects.create(
             benchmark=self.benchmark,
             slug="rating",
@@ -114,7 +115,7 @@ class LeaderboardApiTests(PlatformTestCase):
         split = make_split(
             task, "test", Split.Role.HIDDEN, [{"id": "r-1", "text": "x", "label": 1.0}]
         )
-        for user, mae in ((self.alice, 0.9), (self.bob, 0.1)):
+        for user, mae in scores.items():
             submission = Submission.objects.create(
                 benchmark=self.benchmark, participant=user, status="scored", task=task
             )
@@ -124,12 +125,23 @@ class LeaderboardApiTests(PlatformTestCase):
                 split=split,
                 metrics={"mae": {"value": mae, "ci": None}, "pearson": {"value": mae, "ci": None}},
             )
+        return task
+
+    def test_it_ranks_error_metrics_lowest_first(self):
+        self.regression_task({self.alice: 0.9, self.bob: 0.1})
         body = self.board(task="rating")
         self.assertEqual((body["task"], body["split"], body["sort"]), ("rating", "test", "mae"))
         self.assertEqual([r["participant"] for r in body["rows"]], ["bob", "alice"])
         # Correlations are still higher-is-better on the same board.
         rows = self.board(task="rating", sort="pearson")["rows"]
         self.assertEqual([r["participant"] for r in rows], ["alice", "bob"])
+
+    def test_a_missing_error_value_comes_last_not_first(self):
+        self.regression_task({self.alice: None, self.bob: 0.5})
+        rows = self.board(task="rating")["rows"]
+        self.assertEqual(
+            [(r["participant"], r["rank"]) for r in rows], [("bob", 1), ("alice", None)]
+        )
 
     def test_baselines_are_flagged_and_each_is_its_own_row(self):
         self.score(self.author, 0.5, is_baseline=True, name="majority class")

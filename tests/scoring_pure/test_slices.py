@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
+from scoring import slices
 from scoring.slices import bin_names, slice_cells, suppress_hidden_cells
 
 GOLD = pa.table(
@@ -104,3 +106,18 @@ def test_slices_are_suppressed_independently():
 @pytest.mark.parametrize("min_size", [1, 0])
 def test_a_minimum_of_one_suppresses_nothing(min_size):
     assert suppressed([cell("a", 1), cell("b", 2)], min_size) == []
+
+
+@pytest.mark.parametrize("block_bytes", [3, 1 << 20])
+def test_word_counts_agree_with_str_split(monkeypatch, block_bytes):
+    monkeypatch.setattr(slices, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(0)
+    alphabet = list(" \t\na\u00a0b\u3000c\x1c.é\x85\u2028")
+    for trial in range(200):
+        pool = alphabet if trial % 2 else alphabet[:5]
+        texts = ["".join(rng.choice(pool, rng.integers(0, 12))) for _ in range(rng.integers(1, 30))]
+        array = pa.array(texts)
+        if trial % 3 == 0:
+            array, texts = array.slice(1), texts[1:]
+        expected = [len(t.split()) for t in texts]
+        assert slices.word_counts(array).tolist() == expected

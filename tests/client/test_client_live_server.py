@@ -1,0 +1,78 @@
+"""`bench` end to end against a real server (LiveServerTestCase): submit, status, leaderboard.
+Scoring is not run: publishing to the broker is replaced, so the submission stays queued."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+from benchclient.cli import main
+from django.test import LiveServerTestCase
+from rest_framework.authtoken.models import Token
+
+from submissions.models import Submission
+from tests.base import gold_rows, make_benchmark, make_scored_submission, make_user, prediction_csv
+
+
+class BenchAgainstALiveServerTests(LiveServerTestCase):
+    def setUp(self):
+        self.author = make_user("author")
+        self.alice = make_user("alice")
+        self.benchmark = make_benchmark(maintainers=(self.author,))
+        self.token = Token.objects.create(user=self.alice).key
+        patcher = mock.patch("scoring.tasks.score_submission.apply_async")
+        self.enqueue = patcher.start()
+        self.addCleanup(patcher.stop)
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = Path(folder.name)
+
+    def bench(self, *argv) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["--url", self.live_server_url, "--token", self.token, *argv], out=out)
+        return code, out.getvalue(), err.getvalue()
+
+    def write(self, name: str, content: bytes) -> str:
+        path = self.folder / name
+        path.write_bytes(content)
+        return str(path)
+
+    def test_a_participant_submits_follows_and_reads_the_leaderboard(self):
+        path = self.write("predictions.csv", prediction_csv(gold_rows(self.benchmark)))
+        code, out, err = self.bench("submit", "sentiment", path, "--name", "cli run")
+        self.assertEqual((code, err), (0, ""))
+        submission_id = int(re.search(r"Submitted #(\d+) \(queued\)", out).group(1))
+        submission = Submission.objects.get(pk=submission_id)
+        self.assertEqual((submission.participant, submission.name), (self.alice, "cli run"))
+        self.enqueue.assert_called_once_with(
+            args=[submission_id], task_id=submission.celery_task_id
+        )
+
+        code, out, _ = self.bench("status", str(submission_id))
+        self.assertEqual(code, 0)
+        self.assertIn(f"Submission #{submission_id} on sentiment", out)
+        self.assertIn("Status:   queued (0%)", out)
+
+        make_scored_submission(self.benchmark, self.alice, {"test": {"accuracy": 0.75}}, name="v2")
+        code, out, _ = self.bench("leaderboard", "sentiment")
+        self.assertEqual(code, 0)
+        self.assertIn("sentiment: task sst, split test, sorted by accuracy", out)
+        self.assertRegex(out, r"\n1\s+alice\s+v2\s+#\d+\s+0\.7500")
+
+    def test_a_bad_file_prints_the_platforms_messages_and_exits_1(self):
+        rows = gold_rows(self.benchmark)
+        path = self.write("predictions.csv", prediction_csv(rows[:-2]))
+        code, out, err = self.bench("submit", "sentiment", path)
+        self.assertEqual((code, out), (1, ""))
+        self.assertIn("error: 2 ids of the task are missing from the file", err)
+        self.assertFalse(Submission.objects.exists())
+
+    def test_another_participants_submission_is_not_found(self):
+        other = make_scored_submission(self.benchmark, self.author, {"test": {"accuracy": 0.5}})
+        code, _, err = self.bench("status", str(other.pk))
+        self.assertEqual((code, err), (1, "error: No such submission.\n"))

@@ -1,0 +1,249 @@
+"""The admin as the authors' UI: each author sees and edits only what they maintain."""
+
+import hashlib
+
+import pyarrow as pa
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from benchmarks.admin import SplitAdminForm
+from benchmarks.authors import author_grant
+from benchmarks.models import Benchmark, Split, Task
+from scoring.models import Evaluation
+from submissions.models import Submission
+from tests.base import (
+    PlatformTestCase,
+    classification_rows,
+    make_benchmark,
+    make_scored_submission,
+    make_user,
+    parquet_bytes,
+)
+
+
+def parquet_upload(rows, name="extra.parquet"):
+    return SimpleUploadedFile(name, parquet_bytes(pa.Table.from_pylist(rows)))
+
+
+class AdminTestCase(PlatformTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        author_grant(cls.author)
+        cls.rival = make_user("rival")
+        author_grant(cls.rival)
+        cls.other = make_benchmark("rival-bench", maintainers=(cls.rival,))
+        cls.other_task = cls.other.tasks.get()
+        cls.root = make_user("root", is_staff=True, is_superuser=True)
+        cls.mine = make_scored_submission(cls.benchmark, cls.alice, {"dev": {"accuracy": 0.5}})
+        cls.theirs = make_scored_submission(cls.other, cls.bob, {"dev": {"accuracy": 0.6}})
+
+    def url(self, model, action="changelist", *args):
+        app = model._meta.app_label
+        return reverse(f"admin:{app}_{model._meta.model_name}_{action}", args=args)
+
+
+class AdminAccessTests(AdminTestCase):
+    def test_anonymous_users_are_sent_to_the_admin_login(self):
+        response = self.client.get(self.url(Benchmark))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn(reverse("admin:login"), response["Location"])
+
+    def test_participants_cannot_use_the_admin(self):
+        self.client.force_login(self.alice)
+        self.assertEqual(self.client.get(self.url(Benchmark)).status_code, 302)
+
+    def test_an_author_lists_only_their_own_rows_of_every_model(self):
+        self.client.force_login(self.author)
+        for model, mine in [
+            (Benchmark, [self.benchmark]),
+            (Task, [self.task]),
+            (Split, [self.dev, self.test_split]),
+            (Submission, [self.mine]),
+            (Evaluation, list(self.mine.evaluations.all())),
+        ]:
+            with self.subTest(model=model.__name__):
+                response = self.client.get(self.url(model))
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(set(response.context["cl"].queryset), set(mine))
+                self.assertEqual(response.context["cl"].full_result_count, len(mine))
+
+    def test_an_author_cannot_open_another_authors_benchmark(self):
+        self.client.force_login(self.author)
+        response = self.client.get(self.url(Benchmark, "change", self.other.pk))
+        self.assertRedirects(response, reverse("admin:index"))
+        response = self.client.post(self.url(Benchmark, "change", self.other.pk), {"title": "x"})
+        self.assertEqual(response.status_code, 302)
+        self.other.refresh_from_db()
+        self.assertEqual(self.other.title, "Rival-Bench")
+
+    def test_an_authors_filters_name_no_other_benchmark(self):
+        self.client.force_login(self.author)
+        self.assertNotContains(self.client.get(self.url(Submission)), "Rival-Bench")
+
+    def test_a_superuser_sees_everything(self):
+        self.client.force_login(self.root)
+        response = self.client.get(self.url(Benchmark))
+        self.assertEqual(set(response.context["cl"].queryset), {self.benchmark, self.other})
+
+    def test_foreign_key_choices_are_limited_to_the_authors_benchmarks(self):
+        self.client.force_login(self.author)
+        form = self.client.get(self.url(Task, "add")).context["adminform"].form
+        self.assertEqual(list(form.fields["benchmark"].queryset), [self.benchmark])
+        form = self.client.get(self.url(Split, "add")).context["adminform"].form
+        self.assertEqual(list(form.fields["task"].queryset), [self.task])
+
+
+class BenchmarkAdminTests(AdminTestCase):
+    def test_the_change_page_lists_the_tasks_inline(self):
+        self.client.force_login(self.author)
+        response = self.client.get(self.url(Benchmark, "change", self.benchmark.pk))
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, self.url(Task, "change", self.task.pk))
+
+    def test_an_author_who_creates_a_benchmark_maintains_it(self):
+        self.client.force_login(self.author)
+        data = {
+            "title": "Fresh",
+            "slug": "fresh",
+            "visibility": "public",
+            "accepted_kinds": "[]",
+            "aggregate_weights": "{}",
+            "tasks-TOTAL_FORMS": "0",
+            "tasks-INITIAL_FORMS": "0",
+        }
+        response = self.client.post(self.url(Benchmark, "add"), data)
+        self.assertEqual(response.status_code, 302, response.content[:3000])
+        fresh = Benchmark.objects.get(slug="fresh")
+        self.assertEqual(list(fresh.maintainers.all()), [self.author])
+
+
+class TaskAdminTests(AdminTestCase):
+    def test_it_refuses_a_primary_metric_the_metrics_do_not_report(self):
+        data = {
+            "benchmark": self.benchmark.pk,
+            "slug": "t2",
+            "position": 1,
+            "type": "text-classification",
+            "id_column": "id",
+            "input_columns": '["text"]',
+            "label_column": "label",
+            "label_names": '["a", "b"]',
+            "metadata_columns": "[]",
+            "metrics": '[{"name": "f1", "average": "macro"}]',
+            "primary_metric": "accuracy",
+            "slices": "[]",
+            "model_run": "{}",
+            "splits-TOTAL_FORMS": "0",
+            "splits-INITIAL_FORMS": "0",
+        }
+        self.client.force_login(self.author)
+        response = self.client.post(self.url(Task, "add"), data)
+        self.assertContains(response, "is not reported by the metrics: f1_macro")
+        data["primary_metric"] = "f1_macro"
+        self.assertEqual(self.client.post(self.url(Task, "add"), data).status_code, 302)
+        data.update(slug="t3", metrics='[{"name": "mse"}]', primary_metric="mse")
+        self.assertContains(
+            self.client.post(self.url(Task, "add"), data), "is not a text-classification metric"
+        )
+
+
+class SplitAdminFormTests(AdminTestCase):
+    def form(self, upload, **data):
+        fields = {"task": self.task.pk, "name": "extra", "position": 3, "role": "public"}
+        fields.update(reveal="always", inputs_downloadable="on", **data)
+        return SplitAdminForm(data=fields, files={"data": upload})
+
+    def test_it_records_the_fingerprint_and_row_count_of_an_upload(self):
+        upload = parquet_upload(classification_rows("extra", 7, ["a", "b"]))
+        form = self.form(upload)
+        self.assertTrue(form.is_valid(), form.errors)
+        split = form.save()
+        upload.seek(0)
+        self.assertEqual(split.fingerprint, hashlib.sha256(upload.read()).hexdigest())
+        self.assertEqual(split.num_rows, 7)
+        with split.data.open("rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), split.fingerprint)
+
+    def test_it_refuses_a_file_that_is_not_parquet(self):
+        form = self.form(SimpleUploadedFile("extra.parquet", b"id,text\n1,hello\n"))
+        self.assertFalse(form.is_valid())
+        self.assertIn("This is not a Parquet file.", form.errors["data"])
+
+    def test_it_refuses_a_file_without_the_tasks_columns(self):
+        form = self.form(parquet_upload([{"id": "x", "text": "hello"}]))
+        self.assertFalse(form.is_valid())
+        self.assertIn("lacks the task's columns label, topic", form.errors["data"][0])
+
+    def test_an_author_uploads_a_split_through_the_admin(self):
+        self.client.force_login(self.author)
+        data = {
+            "task": self.task.pk,
+            "name": "extra",
+            "position": 3,
+            "role": "public",
+            "reveal": "always",
+            "inputs_downloadable": "on",
+            "data": parquet_upload(classification_rows("extra", 4, ["a", "b"])),
+        }
+        response = self.client.post(self.url(Split, "add"), data)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(Split.objects.get(name="extra").num_rows, 4)
+
+    def test_an_author_cannot_add_a_split_to_another_authors_task(self):
+        self.client.force_login(self.author)
+        data = {
+            "task": self.other_task.pk,
+            "name": "extra",
+            "position": 3,
+            "role": "public",
+            "reveal": "always",
+            "data": parquet_upload(classification_rows("extra", 4, ["a", "b"])),
+        }
+        response = self.client.post(self.url(Split, "add"), data)
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(Split.objects.filter(name="extra").exists())
+
+
+class SubmissionAdminTests(AdminTestCase):
+    def change(self, submission, **data):
+        fields = {"evaluations-TOTAL_FORMS": "0", "evaluations-INITIAL_FORMS": "0", **data}
+        return self.client.post(self.url(Submission, "change", submission.pk), fields)
+
+    def test_an_author_flags_a_submission_but_cannot_change_its_status(self):
+        self.client.force_login(self.author)
+        response = self.change(self.mine, is_baseline="on", is_hidden="on", status="queued")
+        self.assertEqual(response.status_code, 302)
+        self.mine.refresh_from_db()
+        self.assertTrue(self.mine.is_baseline and self.mine.is_hidden)
+        self.assertFalse(self.mine.is_disqualified)
+        self.assertEqual(self.mine.status, Submission.Status.SCORED)
+
+    def test_the_change_page_shows_the_status_read_only(self):
+        self.client.force_login(self.author)
+        response = self.client.get(self.url(Submission, "change", self.mine.pk))
+        form = response.context["adminform"].form
+        self.assertEqual(set(form.fields), {"is_baseline", "is_hidden", "is_disqualified"})
+
+    def test_an_author_cannot_flag_another_authors_submission(self):
+        self.client.force_login(self.author)
+        self.assertEqual(self.change(self.theirs, is_disqualified="on").status_code, 302)
+        self.theirs.refresh_from_db()
+        self.assertFalse(self.theirs.is_disqualified)
+
+    def test_submissions_cannot_be_added_in_the_admin(self):
+        self.client.force_login(self.root)
+        self.assertEqual(self.client.get(self.url(Submission, "add")).status_code, 403)
+
+
+class EvaluationAdminTests(AdminTestCase):
+    def test_evaluations_are_read_only(self):
+        evaluation = self.mine.evaluations.get()
+        self.client.force_login(self.author)
+        url = self.url(Evaluation, "change", evaluation.pk)
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(response.context["adminform"].form.fields)
+        self.assertEqual(self.client.post(url, {"metrics": "{}"}).status_code, 403)
+        evaluation.refresh_from_db()
+        self.assertEqual(evaluation.value("accuracy"), 0.5)

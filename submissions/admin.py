@@ -29,7 +29,15 @@ class SubmissionAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
     """Authors flag submissions (baseline, hidden, disqualified); everything else, status
     included, is the platform's to change."""
 
-    list_display = ["id", "display_name", "benchmark", "participant", "status", *FLAGS, "created_at"]
+    list_display = [
+        "id",
+        "display_name",
+        "benchmark",
+        "participant",
+        "status",
+        *FLAGS,
+        "created_at",
+    ]
     list_display_links = ["id", "display_name"]
     list_filter = ["status", *FLAGS, ("benchmark", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["benchmark", "participant"]

@@ -27,7 +27,9 @@ class LoginLogoutTests(PlatformTestCase):
     def test_the_nav_offers_a_logout_form_to_logged_in_users(self):
         self.client.force_login(self.alice)
         response = self.client.get(reverse("benchmark_list"))
-        self.assertContains(response, f'<form class="inline" method="post" action="{reverse("logout")}">')
+        self.assertContains(
+            response, f'<form class="inline" method="post" action="{reverse("logout")}">'
+        )
         self.assertContains(response, reverse("my_submissions"))
 
     def test_logging_out_takes_a_post(self):

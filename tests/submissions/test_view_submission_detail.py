@@ -92,7 +92,7 @@ class SubmissionDetailTests(PlatformTestCase):
     def test_a_failed_submission_shows_its_error_preformatted(self):
         Submission.objects.filter(pk=self.queued.pk).update(
             status=Submission.Status.FAILED,
-            error="2 ids are missing, e.g. \"test-001\".\n1 id is unknown, e.g. \"x\".",
+            error='2 ids are missing, e.g. "test-001".\n1 id is unknown, e.g. "x".',
             finished_at=timezone.now(),
         )
         self.client.force_login(self.alice)

@@ -49,7 +49,9 @@ class SplitAdminForm(forms.ModelForm):
 
     class Meta:
         model = Split
-        exclude = ["fingerprint", "num_rows"]  # computed from the file
+        # Not fingerprint and num_rows: they are computed from the file.
+        fields = ["task", "name", "position", "role", "reveal", "inputs_downloadable", "data"]
+        fields += ["source"]
         help_texts = {
             "data": "A Parquet file with the task's id, input, label and metadata columns. "
             "Replacing it changes the fingerprint: rescore existing submissions afterwards.",
@@ -92,7 +94,22 @@ class SplitAdminForm(forms.ModelForm):
 class TaskAdminForm(forms.ModelForm):
     class Meta:
         model = Task
-        fields = "__all__"
+        fields = [
+            "benchmark",
+            "slug",
+            "title",
+            "position",
+            "type",
+            "id_column",
+            "input_columns",
+            "label_column",
+            "label_names",
+            "metadata_columns",
+            "metrics",
+            "primary_metric",
+            "slices",
+            "model_run",
+        ]
 
     def clean(self):
         cleaned = super().clean()

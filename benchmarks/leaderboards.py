@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import BigIntegerField, Case, F, FloatField, When, Window
+from django.db.models import BigIntegerField, Case, F, FloatField, Value, When, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, RowNumber
 
@@ -57,7 +57,13 @@ def default_split(task: Task) -> Split | None:
 def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> Leaderboard:
     columns = metric_columns(task)
     sort = sort if sort in columns else task.primary_metric
-    value = Cast(KT(f"metrics__{sort}__value"), FloatField())
+    # A JSON null (an undefined metric) must sort as SQL NULL; SQLite's text extraction would
+    # turn it into the string 'null' and then 0.0, ranking it first on error metrics.
+    value = Case(
+        When(**{f"metrics__{sort}__value": None}, then=Value(None)),
+        default=Cast(KT(f"metrics__{sort}__value"), FloatField()),
+        output_field=FloatField(),
+    )
     best_first = (
         value.asc(nulls_last=True) if lower_is_better(sort) else value.desc(nulls_last=True)
     )

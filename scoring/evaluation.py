@@ -15,9 +15,14 @@ import pyarrow.compute as pc
 
 from scoring import tasktypes
 from scoring.bootstrap import RESAMPLES
-from scoring.metrics.base import Scorer
+from scoring.metrics.base import CombinedScorer, Scorer
+from scoring.metrics.bleu import BleuScorer, ChrfScorer
 from scoring.metrics.classification import ClassificationScorer
-from scoring.predictions import PredictionFileError
+from scoring.metrics.regression import RegressionScorer
+from scoring.metrics.rouge import RougeScorer
+from scoring.metrics.squad import SquadScorer
+from scoring.metrics.tagging import SeqevalScorer
+from scoring.predictions import PredictionFileError, raise_row_errors
 from scoring.slices import slice_cells
 
 LIBRARIES = ("numpy", "pyarrow", "scipy", "scikit-learn", "evaluate", "sacrebleu", "rouge-score")
@@ -82,7 +87,42 @@ def build_scorer(
         if (pred_codes < 0).any() or (pred_codes >= len(labels)).any():
             raise PredictionFileError("Some predictions are not label names of the task.")
         return ClassificationScorer(specs, labels, true_codes, pred_codes)
-    raise ValueError(f"task type {task_type!r} is not supported yet")
+    if task_type == tasktypes.TOKEN_CLASSIFICATION:
+        check_tag_lengths(gold[columns["id"]], label, prediction)
+        return SeqevalScorer(specs[0], prediction.to_pylist(), label.to_pylist())
+    if task_type == tasktypes.QUESTION_ANSWERING:
+        answers = [[a] if isinstance(a, str) else (a or []) for a in label.to_pylist()]
+        return SquadScorer(specs[0], _texts(prediction), answers)
+    if task_type == tasktypes.TEXT_GENERATION:
+        refs = [r if r is not None else "" for r in label.to_pylist()]
+        preds = _texts(prediction)
+        makers = {"rouge": RougeScorer, "bleu": BleuScorer, "chrf": ChrfScorer}
+        return CombinedScorer([makers[spec["name"]](spec, preds, refs) for spec in specs])
+    if task_type == tasktypes.REGRESSION:
+        pred = np.asarray(pc.cast(prediction, pa.float64()), dtype=np.float64)
+        ref = np.asarray(pc.fill_null(pc.cast(label, pa.float64()), np.nan), dtype=np.float64)
+        if np.isnan(ref).any():
+            raise ValueError("the gold table has rows without a value")
+        return RegressionScorer(specs, pred, ref)
+    raise ValueError(f"unknown task type {task_type!r}")
+
+
+def _texts(array: pa.Array) -> list[str]:
+    return [t if t is not None else "" for t in array.to_pylist()]
+
+
+def check_tag_lengths(ids: pa.ChunkedArray | pa.Array, gold_tags: pa.Array, tags: pa.Array) -> None:
+    """Raise PredictionFileError for rows whose tag list is not as long as the gold token list.
+    The message gives lengths only: they are lengths of the inputs, not labels."""
+    want = np.asarray(pc.fill_null(pc.list_value_length(gold_tags), 0), dtype=np.int64)
+    got = np.asarray(pc.fill_null(pc.list_value_length(tags), 0), dtype=np.int64)
+    bad = np.flatnonzero(want != got)
+    if len(bad):
+        ids = _string_ids(ids)
+        shown = [
+            f"row id {ids[int(i)].as_py()}: {got[i]} tags for {want[i]} tokens" for i in bad[:5]
+        ]
+        raise_row_errors(shown, len(bad))
 
 
 def library_versions() -> dict[str, str]:

@@ -59,7 +59,9 @@ METRICS: dict[str, MetricInfo] = {
             scale=100.0,
         ),
         MetricInfo(
-            "rouge", ("rouge1", "rouge2", "rougeL", "rougeLsum"), frozenset({"use_stemmer"})
+            "rouge",
+            ("rouge1", "rouge2", "rougeL", "rougeLsum"),
+            frozenset({"use_stemmer", "rouge_types"}),
         ),
         MetricInfo("bleu", ("bleu",), frozenset({"tokenize", "lowercase"}), scale=100.0),
         MetricInfo("chrf", ("chrf",), frozenset({"word_order", "lowercase"}), scale=100.0),

@@ -247,3 +247,12 @@ class EvaluationAdminTests(AdminTestCase):
         self.assertEqual(self.client.post(url, {"metrics": "{}"}).status_code, 403)
         evaluation.refresh_from_db()
         self.assertEqual(evaluation.value("accuracy"), 0.5)
+
+
+class TaskAdminPageTests(AdminTestCase):
+    def test_an_author_edits_a_task_with_its_splits_inline(self):
+        self.client.force_login(self.author)
+        response = self.client.get(self.url(Task, "change", self.task.pk))
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, self.url(Split, "change", self.dev.pk))
+        self.assertContains(response, 'name="splits-0-data"')

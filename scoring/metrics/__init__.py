@@ -6,7 +6,7 @@ who want the familiar `Metric.compute(predictions=..., references=...)` call.
 
 from __future__ import annotations
 
-from scoring.metrics import classification
+from scoring.metrics import bleu, classification, regression, rouge, squad, tagging
 
 MODULES: dict[str, type] = {
     "accuracy": classification.Accuracy,
@@ -14,7 +14,18 @@ MODULES: dict[str, type] = {
     "recall": classification.Recall,
     "f1": classification.F1,
     "matthews_correlation": classification.MatthewsCorrelation,
+    "seqeval": tagging.Seqeval,
+    "squad": squad.Squad,
+    "rouge": rouge.Rouge,
+    "bleu": bleu.SacreBleu,
+    "chrf": bleu.Chrf,
+    "mse": regression.MSE,
+    "mae": regression.MAE,
+    "pearson": regression.Pearson,
+    "spearman": regression.Spearman,
 }
+
+VERSIONS: dict[str, str] = {name: module.VERSION for name, module in MODULES.items()}
 
 
 def load(name: str, **kwargs):

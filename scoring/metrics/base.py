@@ -97,3 +97,24 @@ class SumScorer(Scorer):
         from scoring.bootstrap import sum_intervals
 
         return sum_intervals(self.stats, self.finalize, resamples=resamples, seed=seed)
+
+
+class CombinedScorer(Scorer):
+    """Several scorers over the same rows (generation: ROUGE, BLEU and chrF), reported together."""
+
+    def __init__(self, scorers: list[Scorer]):
+        self.scorers = scorers
+        self.versions = {k: v for scorer in scorers for k, v in scorer.versions.items()}
+
+    def values(self) -> dict[str, float | None]:
+        return {k: v for scorer in self.scorers for k, v in scorer.values().items()}
+
+    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+        cells: list[dict[str, float | None]] = [{} for _ in range(n_cells)]
+        for scorer in self.scorers:
+            for merged, values in zip(cells, scorer.cell_values(codes, n_cells), strict=True):
+                merged.update(values)
+        return cells
+
+    def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
+        return {k: v for s in self.scorers for k, v in s.intervals(resamples, seed).items()}

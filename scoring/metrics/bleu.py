@@ -58,9 +58,7 @@ def bleu_from_sums(sums: np.ndarray, order: int = 4) -> np.ndarray:
         )
         # "exp" smoothing: the k-th order without matches gets precision 100 / (2^k · total).
         halvings = np.cumsum(correct == 0, axis=-1)
-        precision = np.where(
-            correct > 0, 100.0 * correct / total, 100.0 / (2.0**halvings * total)
-        )
+        precision = np.where(correct > 0, 100.0 * correct / total, 100.0 / (2.0**halvings * total))
         score = bp * np.exp(np.log(precision).mean(axis=-1))
     # No matches at all, or an order with no n-grams (sacreBLEU's floor log of 0): score 0.
     dead = ~(correct > 0).any(axis=-1) | (total == 0).any(axis=-1)

@@ -194,7 +194,9 @@ class Rouge(evaluate.Metric):
                 },
                 {"predictions": datasets.Value("string"), "references": datasets.Value("string")},
             ],
-            reference_urls=("https://github.com/google-research/google-research/tree/master/rouge",),
+            reference_urls=(
+                "https://github.com/google-research/google-research/tree/master/rouge",
+            ),
         )
 
     def _compute(self, predictions, references, rouge_types=None, use_stemmer=False):
@@ -207,7 +209,7 @@ class RougeScorer(SumScorer):
     versions = {"rouge": VERSION}
 
     def __init__(self, spec: dict, predictions: Sequence[str], references: Sequence):
-        self.keys = list(KEYS)
+        self.keys = [k for k in KEYS if k in (spec.get("rouge_types") or KEYS)]
         scores = example_scores(predictions, references, self.keys, bool(spec.get("use_stemmer")))
         self.stats = np.column_stack([np.ones(len(scores)), scores])
 

@@ -1,0 +1,218 @@
+"""Scoring throughput: the platform's vectorised path beside the naive way.
+
+    .venv/bin/python bench/scoring.py [--scale 0.1] [--resamples 1000]
+
+(a) a 1,000,000-row text-classification CSV: parse + check + accuracy + macro F1 + 3 slices +
+    bootstrap CIs, end to end; (b) 100,000 QA predictions (SQuAD EM/F1 + CIs); (c) 100,000
+    generation predictions (ROUGE-L + BLEU + CIs). The naive way is our `evaluate.Metric` modules
+    called with `.compute()` on Python lists, one metric at a time, no CIs or slices; for (a) it
+    runs on a subsample and is extrapolated linearly (said in the output). Reference libraries
+    (scikit-learn, rouge_score, sacreBLEU) are timed too where cheap enough. Data is synthetic,
+    generated here with fixed seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv  # noqa: F401  (pa.csv.write_csv)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scoring.evaluation import score_split  # noqa: E402
+from scoring.metrics import load  # noqa: E402
+from scoring.predictions import check_predictions, read_prediction_file  # noqa: E402
+
+VOCABULARY = (
+    "the a cat dog sat on mat movie plot acting was is great terrible fine not never no good "
+    "bad city river Paris London 1990 it they we said would could"
+)
+WORDS = np.array(VOCABULARY.split())
+
+
+def texts(rng: np.random.Generator, n: int, lo: int, hi: int, pool: int = 5000) -> pa.Array:
+    """n random texts drawn from a pool (generating a million distinct texts would dominate)."""
+    samples = [" ".join(rng.choice(WORDS, rng.integers(lo, hi))) for _ in range(pool)]
+    return pa.array(samples).take(pa.array(rng.integers(0, pool, n)))
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def report(label: str, rows: int, seconds: float) -> None:
+    print(f"  {label:<58} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s")
+
+
+def bench_classification(n: int, resamples: int, naive_rows: int) -> None:
+    print(f"(a) text classification, {n:,} rows, {resamples} resamples")
+    rng = np.random.default_rng(0)
+    labels = ["negative", "neutral", "positive"]
+    y = rng.integers(0, 3, n)
+    p = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+    ids = pa.array(np.char.add("id", np.arange(n).astype(str)))
+    gold = pa.table(
+        {
+            "id": ids,
+            "text": texts(rng, n, 1, 40),
+            "label": pa.array(labels).take(pa.array(y)),
+            "topic": pa.array(["billing", "delivery", "returns", "other"]).take(
+                pa.array(rng.integers(0, 4, n))
+            ),
+        }
+    )
+    sink = io.BytesIO()
+    pa.csv.write_csv(pa.table({"id": ids, "prediction": pa.array(labels).take(pa.array(p))}), sink)
+    data = sink.getvalue()
+    spec = {
+        "slug": "sst",
+        "type": "text-classification",
+        "columns": {
+            "id": "id",
+            "inputs": ["text"],
+            "label": "label",
+            "labels": labels,
+            "metadata": ["topic"],
+        },
+        "metrics": [{"name": "accuracy"}, {"name": "f1", "average": "macro"}],
+        "slices": [
+            {"name": "topic", "column": "topic"},
+            {"name": "length", "column": "text", "measure": "words", "bins": [0, 10, 30]},
+            {"name": "negation", "column": "text", "pattern": r"\b(not|never|no)\b"},
+        ],
+    }
+    start = time.perf_counter()
+    table, t_read = timed(lambda: read_prediction_file(io.BytesIO(data), "predictions.csv"))
+    checked, t_check = timed(lambda: check_predictions(spec, gold["id"], table))
+    result, t_score = timed(lambda: score_split(spec, gold, checked, resamples=resamples))
+    total = time.perf_counter() - start
+    report("parse CSV (pyarrow)", n, t_read)
+    report("check ids and labels", n, t_check)
+    report("score: 2 metrics + CIs + 3 slices + confusion", n, t_score)
+    report("ours, end to end", n, total)
+
+    m = min(naive_rows, n)
+    refs, preds = y[:m].tolist(), p[:m].tolist()
+    _, t_acc = timed(lambda: load("accuracy").compute(predictions=preds, references=refs))
+    _, t_f1 = timed(lambda: load("f1").compute(predictions=preds, references=refs, average="macro"))
+    naive = (t_acc + t_f1) * n / m
+    note = f" (measured on {m:,} rows, extrapolated)" if m < n else ""
+    report(f"naive: evaluate .compute() accuracy + f1{note}", n, naive)
+    from sklearn.metrics import accuracy_score, f1_score
+
+    _, t_sk = timed(lambda: (accuracy_score(y, p), f1_score(y, p, average="macro")))
+    report("reference: scikit-learn accuracy + f1 on int arrays", n, t_sk)
+    print(f"  ratio naive metrics only / ours end to end: {naive / total:.1f}x")
+    acc = result["metrics"]["accuracy"]
+    print(f"  accuracy {acc['value']:.4f} CI {acc['ci']}, {len(result['slices'])} slice cells")
+
+
+def bench_qa(n: int, resamples: int) -> None:
+    print(f"(b) question answering, {n:,} predictions, {resamples} resamples")
+    rng = np.random.default_rng(1)
+    pool = [" ".join(rng.choice(WORDS, rng.integers(1, 5))) for _ in range(5000)]
+    answers = [
+        [] if rng.random() < 0.3 else [pool[i] for i in rng.integers(0, 5000, rng.integers(1, 4))]
+        for _ in range(n)
+    ]
+    preds = [
+        (a[0] if a and rng.random() < 0.6 else "") if rng.random() < 0.8 else pool[i]
+        for a, i in zip(answers, rng.integers(0, 5000, n), strict=True)
+    ]
+    ids = [str(i) for i in range(n)]
+    gold = pa.table(
+        {
+            "id": ids,
+            "question": ["q"] * n,
+            "context": ["c"] * n,
+            "answers": pa.array(answers, pa.list_(pa.string())),
+        }
+    )
+    spec = {
+        "slug": "qa",
+        "type": "question-answering",
+        "columns": {"id": "id", "inputs": ["question", "context"], "label": "answers"},
+        "metrics": [{"name": "squad"}],
+    }
+    table = pa.table({"id": ids, "prediction": preds})
+    checked, t_check = timed(lambda: check_predictions(spec, gold["id"], table))
+    result, t_score = timed(lambda: score_split(spec, gold, checked, resamples=resamples))
+    report("check ids and types", n, t_check)
+    report("score: EM/F1 (+HasAns/NoAns) + CIs", n, t_score)
+    ours = t_check + t_score
+    _, naive = timed(lambda: load("squad").compute(predictions=preds, references=answers))
+    report("naive: evaluate .compute() squad", n, naive)
+    print(f"  ratio naive / ours: {naive / ours:.2f}x (ours includes {resamples} resamples)")
+    print(
+        f"  exact_match {result['metrics']['exact_match']['value']:.2f}"
+        f" CI {result['metrics']['exact_match']['ci']}"
+    )
+
+
+def bench_generation(n: int, resamples: int) -> None:
+    print(f"(c) text generation, {n:,} predictions, ROUGE-L + BLEU, {resamples} resamples")
+    rng = np.random.default_rng(2)
+    refs = texts(rng, n, 8, 30, pool=n).to_pylist()
+    hyps = texts(rng, n, 8, 30, pool=n).to_pylist()
+    ids = [str(i) for i in range(n)]
+    gold = pa.table({"id": ids, "source": ["s"] * n, "reference": refs})
+    spec = {
+        "slug": "gen",
+        "type": "text-generation",
+        "columns": {"id": "id", "inputs": ["source"], "label": "reference"},
+        "metrics": [{"name": "rouge", "rouge_types": ["rougeL"]}, {"name": "bleu"}],
+    }
+    table = pa.table({"id": ids, "prediction": hyps})
+    checked, t_check = timed(lambda: check_predictions(spec, gold["id"], table))
+    result, t_score = timed(lambda: score_split(spec, gold, checked, resamples=resamples))
+    report("check ids and types", n, t_check)
+    report("score: ROUGE-L + BLEU + CIs", n, t_score)
+    ours = t_check + t_score
+    _, t_rouge = timed(
+        lambda: load("rouge").compute(predictions=hyps, references=refs, rouge_types=["rougeL"])
+    )
+    _, t_bleu = timed(lambda: load("bleu").compute(predictions=hyps, references=refs))
+    naive = t_rouge + t_bleu
+    report("naive: evaluate .compute() rouge(L) + bleu", n, naive)
+    m = min(n, 5000)
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    _, t_ref = timed(lambda: [scorer.score(r, h) for r, h in zip(refs[:m], hyps[:m], strict=True)])
+    report(f"reference: rouge_score rougeL (on {m:,} rows, extrapolated)", n, t_ref * n / m)
+    import sacrebleu
+
+    _, t_sb = timed(lambda: sacrebleu.corpus_bleu(hyps, [refs]))
+    report("reference: sacrebleu.corpus_bleu (no CIs)", n, t_sb)
+    print(f"  ratio naive / ours: {naive / ours:.2f}x (ours includes {resamples} resamples)")
+    print(
+        f"  rougeL {result['metrics']['rougeL']['value']:.4f}"
+        f" bleu {result['metrics']['bleu']['value']:.2f} CI {result['metrics']['bleu']['ci']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--only", choices=["a", "b", "c"], help="run one benchmark")
+    args = parser.parse_args()
+    size = lambda rows: max(1, int(rows * args.scale))  # noqa: E731
+    if args.only in (None, "a"):
+        bench_classification(size(1_000_000), args.resamples, naive_rows=size(100_000))
+    if args.only in (None, "b"):
+        bench_qa(size(100_000), args.resamples)
+    if args.only in (None, "c"):
+        bench_generation(size(100_000), args.resamples)
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LABELS = ["negative", "positive", "neutral"]
-WORDS = "good bad fine awful great slow fast cheap tasty cold warm rude kind late early".split()
+WORDS = [
+    "good",
+    "bad",
+    "fine",
+    "awful",
+    "great",
+    "slow",
+    "fast",
+    "cheap",
+    "tasty",
+    "cold",
+    "warm",
+    "rude",
+    "kind",
+    "late",
+    "early",
+]
 
 
 def write_bundle(folder: Path, rows: int) -> None:
@@ -94,9 +110,13 @@ def request(url, token, body=None, headers=None, method="GET"):
 def multipart(content: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -121,12 +141,30 @@ def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) 
     processes = [
         subprocess.Popen(
             [BIN / "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [BIN / "celery", "-A", "config", "worker", "-Q", "scoring", "-c", "1",
-             "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                BIN / "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "scoring",
+                "-c",
+                "1",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
     ]
     try:
@@ -141,8 +179,11 @@ def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) 
             body, content_type = multipart(content)
             start = time.perf_counter()
             created = request(
-                f"{base}/api/v1/benchmarks/latency/submissions/", token, body,
-                {"Content-Type": content_type}, method="POST",
+                f"{base}/api/v1/benchmarks/latency/submissions/",
+                token,
+                body,
+                {"Content-Type": content_type},
+                method="POST",
             )
             uploaded = time.perf_counter()
             while True:
@@ -179,13 +220,20 @@ def in_process_floor(bundle: Path, content: bytes) -> float:
     spec = {
         "slug": "cls",
         "type": "text-classification",
-        "columns": {"id": "id", "inputs": ["text"], "label": "label", "labels": LABELS,
-                    "metadata": ["topic"]},
+        "columns": {
+            "id": "id",
+            "inputs": ["text"],
+            "label": "label",
+            "labels": LABELS,
+            "metadata": ["topic"],
+        },
         "metrics": [{"name": "accuracy"}, {"name": "f1", "average": "macro"}],
         "primary_metric": "accuracy",
-        "slices": [{"name": "topic", "column": "topic"},
-                   {"name": "length", "column": "text", "measure": "words", "bins": [0, 10, 30]},
-                   {"name": "negation", "column": "text", "pattern": r"\b(bad|awful)\b"}],
+        "slices": [
+            {"name": "topic", "column": "topic"},
+            {"name": "length", "column": "text", "measure": "words", "bins": [0, 10, 30]},
+            {"name": "negation", "column": "text", "pattern": r"\b(bad|awful)\b"},
+        ],
     }
     golds = [pajson.read_json(bundle / "data" / f"{n}.jsonl") for n in ("dev", "test")]
     import pyarrow as pa
@@ -235,15 +283,18 @@ def main() -> None:
         bundle = Path(tmp) / "bundle"
         write_bundle(bundle, args.rows)
         files = [prediction_csv(bundle, seed) for seed in range(args.submissions + 1)]
-        print(f"{args.rows:,}-row CSV ({len(files[0]) / 1024:.0f} KB), "
-              f"{args.submissions} submissions each (after 1 warm-up), one worker process")
+        print(
+            f"{args.rows:,}-row CSV ({len(files[0]) / 1024:.0f} KB), "
+            f"{args.submissions} submissions each (after 1 warm-up), one worker process"
+        )
         floor = in_process_floor(bundle, files[0])
         print(f"  in-process parse+check+score (no web/queue/db): {floor * 1000:7.1f} ms")
         results = [
             run_platform(
                 "PostgreSQL + Redis",
                 {"DATABASE_URL": args.database_url, "CELERY_BROKER_URL": args.broker_url},
-                bundle, files,
+                bundle,
+                files,
             )
         ]
         if not args.skip_embedded:

@@ -157,7 +157,9 @@ def hidden_pairs(benchmark: Benchmark) -> list[tuple[str, str]]:
     for split in benchmark.tasks.first().splits.filter(role=Split.Role.HIDDEN):
         with split.data.open("rb") as f:
             table = pq.read_table(f)
-        pairs += list(zip(table.column("id").to_pylist(), table.column("label").to_pylist()))
+        pairs += list(
+            zip(table.column("id").to_pylist(), table.column("label").to_pylist(), strict=True)
+        )
     return pairs
 
 

@@ -74,11 +74,17 @@ def embedded_platform(tmp_path):
     processes = [
         subprocess.Popen(
             [BIN / "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=settings.BASE_DIR, env=env, stdout=logs["web"], stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=logs["web"],
+            stderr=subprocess.STDOUT,
         ),
         subprocess.Popen(
             [BIN / "celery", "-A", "config", "worker", "-Q", "scoring", "-c", "1"],
-            cwd=settings.BASE_DIR, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=logs["worker"],
+            stderr=subprocess.STDOUT,
         ),
     ]
     base = f"http://127.0.0.1:{port}"

@@ -85,9 +85,7 @@ class SubmissionCreateTests(PlatformTestCase):
 
 class SubmissionStateTests(PlatformTestCase):
     def make(self, **fields):
-        return Submission.objects.create(
-            benchmark=self.benchmark, participant=self.alice, **fields
-        )
+        return Submission.objects.create(benchmark=self.benchmark, participant=self.alice, **fields)
 
     def test_claim_moves_queued_to_running_once(self):
         submission = self.make()

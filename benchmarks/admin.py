@@ -4,13 +4,20 @@ an author who sees and edits only the benchmarks they maintain, and everything u
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 
+from benchmarks.bundles import SPEC_FILENAME, BundleError, bundle_open, yaml_parse
 from benchmarks.models import Benchmark, Split, Task
+from benchmarks.services import benchmark_import
 from scoring.tasktypes import METRICS, TASK_TYPES, metric_keys, normalize_metric_spec
 
 
@@ -137,6 +144,24 @@ class TaskAdminForm(forms.ModelForm):
         return cleaned
 
 
+class BundleImportForm(forms.Form):
+    bundle = forms.FileField(
+        help_text=f"A .zip with {SPEC_FILENAME} at its root (or in one top folder) and the data "
+        "files it names."
+    )
+    update = forms.BooleanField(
+        required=False,
+        help_text="Replace the benchmark with the same slug in place, keeping its submissions.",
+    )
+
+
+def bundle_slug(path: Path) -> str | None:
+    """The slug a bundle declares, read before importing it (None when it names none)."""
+    with bundle_open(path) as root:
+        spec = yaml_parse((root / SPEC_FILENAME).read_text(encoding="utf-8"))
+    return spec.get("slug") if isinstance(spec, dict) else None
+
+
 class TaskInline(admin.TabularInline):
     """An overview of the benchmark's tasks; each is edited on its own page with its splits."""
 
@@ -170,6 +195,49 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
         ("Model submissions", {"fields": ["allow_custom_code", "allow_pickle_weights"]}),
         ("Authors", {"fields": ["maintainers", "aggregate_weights", "created_at", "updated_at"]}),
     ]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="benchmarks_benchmark_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Import a bundle (DESIGN §4) as `manage.py import_benchmark` does; the importing
+        author becomes a maintainer. Only a benchmark's maintainers may replace it."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = BundleImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                benchmark = self._import(request, form.cleaned_data)
+            except BundleError as exc:
+                for message in exc.messages:
+                    form.add_error("bundle", message)
+            else:
+                messages.success(request, f"Imported {benchmark.slug}.")
+                return redirect(reverse("admin:benchmarks_benchmark_change", args=[benchmark.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import a benchmark bundle",
+            "form": form,
+        }
+        return render(request, "admin/benchmarks/benchmark/import.html", context)
+
+    def _import(self, request, data: dict) -> Benchmark:
+        with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
+            bundle = Path(tmp) / "bundle.zip"
+            with bundle.open("wb") as out:
+                for chunk in data["bundle"].chunks():
+                    out.write(chunk)
+            if data["update"] and not request.user.is_superuser:
+                slug = bundle_slug(bundle)
+                existing = Benchmark.objects.filter(slug=slug).first()
+                if existing and not existing.maintainers.filter(pk=request.user.pk).exists():
+                    raise BundleError(
+                        f"slug: '{slug}' belongs to a benchmark you do not maintain; "
+                        "choose another slug"
+                    )
+            return benchmark_import(source=bundle, maintainer=request.user, update=data["update"])
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -1,8 +1,12 @@
 """The admin as the authors' UI: each author sees and edits only what they maintain."""
 
 import hashlib
+import io
+import zipfile
+from pathlib import Path
 
 import pyarrow as pa
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -256,3 +260,47 @@ class TaskAdminPageTests(AdminTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, self.url(Split, "change", self.dev.pk))
         self.assertContains(response, 'name="splits-0-data"')
+
+
+def demo_bundle_zip(name="sentiment-mini") -> SimpleUploadedFile:
+    root = Path(settings.BASE_DIR) / "demo" / name
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for file in sorted(root.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(root).as_posix())
+    return SimpleUploadedFile(f"{name}.zip", sink.getvalue())
+
+
+class BundleImportAdminTests(AdminTestCase):
+    url_name = "admin:benchmarks_benchmark_import"
+
+    def test_an_author_imports_a_bundle_and_maintains_it(self):
+        self.client.force_login(self.author)
+        self.assertContains(self.client.get(self.url(Benchmark)), reverse(self.url_name))
+        response = self.client.post(reverse(self.url_name), {"bundle": demo_bundle_zip()})
+        benchmark = Benchmark.objects.get(slug="sentiment-mini")
+        self.assertRedirects(response, self.url(Benchmark, "change", benchmark.pk))
+        self.assertEqual(list(benchmark.maintainers.all()), [self.author])
+
+    def test_every_problem_of_a_bad_bundle_is_listed(self):
+        self.client.force_login(self.author)
+        bad = SimpleUploadedFile("bad.zip", b"not a zip")
+        response = self.client.post(reverse(self.url_name), {"bundle": bad})
+        self.assertContains(response, "problem")
+        self.assertContains(response, "zip")
+        self.assertFalse(Benchmark.objects.filter(slug="sentiment-mini").exists())
+
+    def test_an_author_cannot_replace_a_benchmark_they_do_not_maintain(self):
+        self.client.force_login(self.rival)
+        self.client.post(reverse(self.url_name), {"bundle": demo_bundle_zip()})
+        imported = Benchmark.objects.get(slug="sentiment-mini")
+        self.client.force_login(self.author)
+        data = {"bundle": demo_bundle_zip(), "update": "on"}
+        response = self.client.post(reverse(self.url_name), data)
+        self.assertContains(response, "belongs to a benchmark you do not maintain")
+        self.assertEqual(list(imported.maintainers.all()), [self.rival])
+
+    def test_participants_cannot_import(self):
+        self.client.force_login(self.alice)
+        self.assertEqual(self.client.get(reverse(self.url_name)).status_code, 302)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from benchmarks.access import get_benchmark_for
 from benchmarks.models import Benchmark
 from submissions import services
 from submissions.access import get_submission_for
+from submissions.results import visible_evaluations
 from submissions.serializers import (
     PredictionUploadSerializer,
     SubmissionCreatedSerializer,
@@ -61,6 +62,38 @@ def submission_create(request, slug: str):
 def submission_detail(request, submission_id: int):
     submission = get_submission_for(request.user, submission_id)
     return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def submission_breakdown(request, submission_id: int):
+    """Per-slice metrics of one evaluation (DESIGN §8): `?task=&split=`, defaulting to the
+    submission's first evaluation. Hidden splits come with small cells suppressed."""
+    submission = get_submission_for(request.user, submission_id)
+    evaluations = visible_evaluations(request.user, submission)
+    task, split = request.query_params.get("task"), request.query_params.get("split")
+    chosen = [
+        e
+        for e in evaluations
+        if (not task or e["task"] == task) and (not split or e["split"] == split)
+    ]
+    if not chosen:
+        raise NotFound("This submission has no evaluation for that task and split.")
+    result = chosen[0]
+    if result["withheld"]:
+        raise PermissionDenied(
+            f"Scores on split '{result['split']}' are revealed when the benchmark closes."
+        )
+    return Response(
+        {
+            "task": result["task"],
+            "split": result["split"],
+            "role": result["role"],
+            "overall": result["metrics"],
+            "slices": result["slices"],
+            "confusion": result["confusion"],
+        }
+    )
 
 
 @api_view(["POST"])

@@ -10,6 +10,11 @@ urlpatterns = [
     ),
     path("submissions/<int:submission_id>/", api.submission_detail, name="api-submission-detail"),
     path(
+        "submissions/<int:submission_id>/breakdown/",
+        api.submission_breakdown,
+        name="api-submission-breakdown",
+    ),
+    path(
         "submissions/<int:submission_id>/cancel/",
         api.submission_cancel,
         name="api-submission-cancel",

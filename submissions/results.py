@@ -1,10 +1,40 @@
-"""What of a submission's evaluations a viewer may see: values on a hidden split revealed only
-after close are withheld from everyone but maintainers until the benchmark closes."""
+"""What of a submission's evaluations a viewer may see (DESIGN §7, §8):
+- values on a hidden split revealed only after close are withheld from everyone but maintainers
+  until the benchmark closes;
+- slice cells of hidden splits smaller than MIN_SLICE_SIZE are suppressed, with further cells
+  suppressed so that they cannot be recovered by subtraction — for maintainers too, since the
+  same figures reach exports and screenshots.
+Pages and the API both present evaluations through this module only."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from benchmarks.access import can_maintain
+from benchmarks.models import Split
+from scoring.models import Evaluation
+from scoring.slices import suppress_hidden_cells
 from submissions.models import Submission
+
+
+# Only these fields of stored slices and confusion matrices are ever shown: anything else a
+# future scorer keeps beside them (per-row examples, say) stays on the server unless a view is
+# written for it on purpose.
+CELL_FIELDS = ("slice", "cell", "n", "metrics", "suppressed")
+CONFUSION_FIELDS = ("labels", "matrix")
+
+
+def visible_slices(evaluation: Evaluation) -> list[dict]:
+    cells = [{k: cell.get(k) for k in CELL_FIELDS} for cell in evaluation.slices or []]
+    if evaluation.split.role == Split.Role.HIDDEN:
+        return suppress_hidden_cells(cells, settings.MIN_SLICE_SIZE)
+    return [{**cell, "suppressed": False} for cell in cells]
+
+
+def visible_confusion(evaluation: Evaluation) -> dict | None:
+    if not evaluation.confusion:
+        return None
+    return {k: evaluation.confusion.get(k) for k in CONFUSION_FIELDS}
 
 
 def visible_evaluations(user, submission: Submission) -> list[dict]:
@@ -21,6 +51,8 @@ def visible_evaluations(user, submission: Submission) -> list[dict]:
                 "role": split.role,
                 "withheld": withheld,
                 "metrics": None if withheld else evaluation.metrics,
+                "slices": None if withheld else visible_slices(evaluation),
+                "confusion": None if withheld else visible_confusion(evaluation),
                 "evaluation": evaluation,
             }
         )

@@ -58,6 +58,8 @@ class EvaluationSerializer(serializers.Serializer):
     role = serializers.CharField(read_only=True)
     withheld = serializers.BooleanField(read_only=True)
     metrics = serializers.JSONField(allow_null=True, read_only=True)
+    slices = serializers.JSONField(allow_null=True, read_only=True)
+    confusion = serializers.JSONField(allow_null=True, read_only=True)
 
 
 class SubmissionDetailSerializer(serializers.ModelSerializer):

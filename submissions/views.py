@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,9 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from benchmarks.access import get_benchmark_for
 from benchmarks.leaderboards import metric_columns
-from benchmarks.models import Benchmark, Split
+from benchmarks.models import Benchmark
 from scoring.models import Evaluation
-from scoring.slices import suppress_hidden_cells
 from scoring.tasktypes import lower_is_better
 from submissions import services
 from submissions.access import get_submission_for
@@ -90,23 +88,18 @@ def _presented(result: dict) -> dict:
     columns = [k for k in known if k in evaluation.metrics]
     columns += [k for k in evaluation.metrics if k not in known]
     key = task.primary_metric
-    hidden = evaluation.split.role == Split.Role.HIDDEN
     return {
         **result,
         "columns": columns,
         "primary": key,
-        "slices": slice_breakdown(evaluation.slices, evaluation.metrics, key, hidden=hidden),
-        "confusion": evaluation.confusion,
+        "slices": slice_breakdown(result["slices"], evaluation.metrics, key),
     }
 
 
-def slice_breakdown(cells: list[dict], overall: dict, key: str, *, hidden: bool) -> list[dict]:
-    """Cells grouped by slice, worst first, each with its gap to the overall value of `key`;
-    small cells of hidden splits suppressed."""
-    if hidden:
-        cells = suppress_hidden_cells(cells or [], settings.MIN_SLICE_SIZE)
-    else:
-        cells = [{**cell, "suppressed": False} for cell in cells or []]
+def slice_breakdown(cells: list[dict], overall: dict, key: str) -> list[dict]:
+    """Cells (already suppressed where the rules say, by submissions.results) grouped by slice,
+    worst first, each with its gap to the overall value of `key`."""
+    cells = [dict(cell) for cell in cells]
     overall_value = (overall.get(key) or {}).get("value")
     groups: dict[str, list[dict]] = {}
     for cell in cells:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from benchmarks.markdown import render_markdown
 from scoring.tasktypes import lower_is_better, metric_scale
@@ -44,7 +45,7 @@ def metric_cell(metrics: dict | None, key: str):
     entry = (metrics or {}).get(key) or {}
     value = entry.get("value")
     if value is None:
-        return format_html('<span class="muted" title="No value">—</span>')
+        return mark_safe('<span class="muted" title="No value">—</span>')  # a constant
     ci = entry.get("ci")
     if not ci or ci[0] is None or ci[1] is None:
         return format_html('<span class="num">{}</span>', format_number(value, key))

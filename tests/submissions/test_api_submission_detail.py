@@ -66,6 +66,8 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "role": "public",
                         "withheld": False,
                         "metrics": {"accuracy": {"value": 0.8, "ci": None}},
+                        "slices": [],
+                        "confusion": None,
                     },
                     {
                         "task": "sst",
@@ -73,6 +75,8 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "role": "hidden",
                         "withheld": False,
                         "metrics": {"accuracy": {"value": 0.7, "ci": None}},
+                        "slices": [],
+                        "confusion": None,
                     },
                 ],
             },
@@ -154,7 +158,15 @@ class WithheldScoresApiTests(PlatformTestCase):
         self.assertEqual(dev["metrics"], {"accuracy": {"value": 0.8, "ci": None}})
         self.assertEqual(
             test,
-            {"task": "sst", "split": "test", "role": "hidden", "withheld": True, "metrics": None},
+            {
+                "task": "sst",
+                "split": "test",
+                "role": "hidden",
+                "withheld": True,
+                "metrics": None,
+                "slices": None,
+                "confusion": None,
+            },
         )
         self.client.force_login(self.alice)
         self.assertNotIn(b"0.6543", self.client.get(detail_url(self.submission)).content)

@@ -16,7 +16,6 @@ from scoring.models import Evaluation
 from scoring.slices import suppress_hidden_cells
 from submissions.models import Submission
 
-
 # Only these fields of stored slices and confusion matrices are ever shown: anything else a
 # future scorer keeps beside them (per-row examples, say) stays on the server unless a view is
 # written for it on purpose.

@@ -14,8 +14,9 @@ slug_validator = RegexValidator(r"^[a-z0-9-]+$", "Use lowercase letters, digits 
 class BenchmarkQuerySet(models.QuerySet):
     def visible_to(self, user) -> BenchmarkQuerySet:
         """Benchmarks a user may see in lists: public ones, plus those they maintain (staff: all).
-        Unlisted benchmarks are reachable by URL but not listed."""
-        if user.is_authenticated and user.is_staff:
+        Unlisted benchmarks are reachable by URL but not listed. Authors are staff (for the
+        admin), so only superusers see everything."""
+        if user.is_authenticated and user.is_superuser:
             return self.all()
         listed = Q(visibility=Benchmark.Visibility.PUBLIC)
         if user.is_authenticated:
@@ -23,7 +24,7 @@ class BenchmarkQuerySet(models.QuerySet):
         return self.filter(listed).distinct()
 
     def maintained_by(self, user) -> BenchmarkQuerySet:
-        if user.is_staff:
+        if user.is_superuser:
             return self.all()
         return self.filter(maintainers=user)
 

@@ -1,5 +1,5 @@
 """Shared test cast and small builders. The cast: an author who maintains the benchmark, two
-participants (alice, bob) and a staff member."""
+participants (alice, bob) and a platform operator (staff, a superuser)."""
 
 from __future__ import annotations
 
@@ -189,7 +189,9 @@ class PlatformTestCase(TestCase):
         cls.author = make_user("author")
         cls.alice = make_user("alice")
         cls.bob = make_user("bob")
-        cls.staff = make_user("staff", is_staff=True)
+        # Platform operators; benchmark authors are staff too (for the admin) but see only
+        # what they maintain.
+        cls.staff = make_user("staff", is_staff=True, is_superuser=True)
         cls.benchmark = make_benchmark(maintainers=(cls.author,))
         cls.task = cls.benchmark.tasks.get()
         cls.dev = cls.task.splits.get(name="dev")

@@ -290,7 +290,8 @@ def coverage_messages(gold_ids: pa.Array, ids: pa.Array, positions: np.ndarray) 
     dup = gold_ids.filter(pa.array(counts > 1))
     if len(dup):
         messages.append(
-            f"{_plural(len(dup), 'id')} appear more than once in the file, "
+            f"{_plural(len(dup), 'id')} {'appears' if len(dup) == 1 else 'appear'} more than "
+            "once in the file, "
             f"e.g. {_examples(dup.to_pylist())}."
         )
     unknown = ids.filter(pa.array(~known)).unique()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
@@ -47,24 +48,43 @@ def _check_policy(*, benchmark: Benchmark, participant, kind: str) -> None:
             f"This benchmark does not accept {kind} submissions; it accepts {accepted}.",
             status_code=403,
         )
-    mine = Submission.objects.filter(
-        benchmark=benchmark, participant=participant
-    ).counting_towards_quota()
-    if benchmark.max_total is not None and mine.count() >= benchmark.max_total:
+    quota = submission_quota(benchmark=benchmark, participant=participant, now=now)
+    if quota.total == 0:
         raise SubmissionError(
             f"You have used all {benchmark.max_total} submissions allowed on this benchmark.",
             status_code=429,
         )
+    if quota.today == 0:
+        raise SubmissionError(
+            f"You have used today's {benchmark.max_per_day} submissions; "
+            f"the limit resets at {quota.resets_at:%Y-%m-%d %H:%M} UTC.",
+            status_code=429,
+        )
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Submissions left: `total` and `today` are None where the benchmark sets no limit."""
+
+    total: int | None
+    today: int | None
+    resets_at: datetime
+
+
+def submission_quota(*, benchmark: Benchmark, participant, now: datetime | None = None) -> Quota:
+    """What is left of a participant's quota. Runs that failed through the platform's fault
+    do not count; days are UTC days."""
+    now = now or timezone.now()
+    mine = Submission.objects.filter(
+        benchmark=benchmark, participant=participant
+    ).counting_towards_quota()
+    day_start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    total = today = None
+    if benchmark.max_total is not None:
+        total = max(0, benchmark.max_total - mine.count())
     if benchmark.max_per_day is not None:
-        day_start = timezone.make_aware(datetime.combine(now.date(), time.min), UTC)
-        today = mine.filter(created_at__gte=day_start).count()
-        if today >= benchmark.max_per_day:
-            reset = day_start + timedelta(days=1)
-            raise SubmissionError(
-                f"You have used today's {benchmark.max_per_day} submissions; "
-                f"the limit resets at {reset:%Y-%m-%d %H:%M} UTC.",
-                status_code=429,
-            )
+        today = max(0, benchmark.max_per_day - mine.filter(created_at__gte=day_start).count())
+    return Quota(total=total, today=today, resets_at=day_start + timedelta(days=1))
 
 
 def submission_create(

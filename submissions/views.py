@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from benchmarks.access import get_benchmark_for
 from benchmarks.leaderboards import metric_columns
-from benchmarks.models import Benchmark
 from scoring.models import Evaluation
 from scoring.tasktypes import lower_is_better
 from submissions import services
@@ -49,21 +45,12 @@ def submission_create(request, slug):
         status = 400
     else:
         form = SubmissionForm(benchmark=benchmark)
-    context = {"benchmark": benchmark, "form": form, "quota": quota_left(benchmark, request.user)}
+    context = {
+        "benchmark": benchmark,
+        "form": form,
+        "quota": services.submission_quota(benchmark=benchmark, participant=request.user),
+    }
     return render(request, "submissions/submission_form.html", context, status=status)
-
-
-def quota_left(benchmark: Benchmark, user) -> dict:
-    """What is left of the participant's quota, counted as `submission_create` counts it."""
-    mine = Submission.objects.filter(benchmark=benchmark, participant=user).counting_towards_quota()
-    day_start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    quota = {"total": None, "today": None, "resets_at": day_start + timedelta(days=1)}
-    if benchmark.max_total is not None:
-        quota["total"] = max(0, benchmark.max_total - mine.count())
-    if benchmark.max_per_day is not None:
-        used = mine.filter(created_at__gte=day_start).count()
-        quota["today"] = max(0, benchmark.max_per_day - used)
-    return quota
 
 
 @login_required

@@ -77,7 +77,7 @@ class SubmissionCreateTests(PlatformTestCase):
             failed_by_platform=True,
         )
         quota = self.client.get(self.url).context["quota"]
-        self.assertEqual((quota["total"], quota["today"]), (2, 1))
+        self.assertEqual((quota.total, quota.today), (2, 1))
 
     def test_a_single_task_benchmark_asks_for_no_task(self):
         self.assertNotContains(self.client.get(self.url), 'name="task"')

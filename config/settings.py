@@ -161,7 +161,8 @@ REST_FRAMEWORK = {
 # Celery. The embedded default is kombu's filesystem transport in DATA_DIR: a real broker shared
 # by the web process and a real worker process, with nothing else to install.
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The host part is ignored by the transport; naming one keeps kombu from warning on every publish.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,9 @@ class Command(BaseCommand):
                 "INFO",
             ],
         }
+        # `kill` (SIGTERM) must stop the children too, as Ctrl-C does: turn it into an exit so
+        # that the `finally` below runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         processes = {
             name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()
         }

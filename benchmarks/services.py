@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from benchmarks.authors import author_grant
 from benchmarks.bundles import Bundle, BundleError, bundle_load, bundle_open, spec_yaml
 from benchmarks.bundles.yamltext import SPEC_FILENAME
 from benchmarks.models import Benchmark, Split, Task
@@ -47,6 +48,7 @@ def benchmark_import(
             benchmark = _benchmark_write(bundle, saved=saved, replaced=replaced)
             if maintainer is not None:
                 benchmark.maintainers.add(maintainer)
+                author_grant(maintainer)  # so that the admin lets them edit it
             transaction.on_commit(lambda: _files_delete(replaced))
             transaction.on_commit(lambda: benchmark_baselines_schedule(benchmark=benchmark))
     except BaseException as exc:

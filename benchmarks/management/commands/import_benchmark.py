@@ -46,3 +46,7 @@ class Command(BaseCommand):
                 f"  {task.slug}/{split.name} ({split.role}): {split.num_rows} rows, "
                 f"sha256 {split.fingerprint[:12]}"
             )
+        baselines = benchmark.submissions.filter(is_baseline=True)
+        if baselines.exists():
+            names = ", ".join(baselines.values_list("name", flat=True))
+            self.stdout.write(f"Baselines submitted (a worker scores them): {names}")

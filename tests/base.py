@@ -196,3 +196,12 @@ class PlatformTestCase(TestCase):
         cls.task = cls.benchmark.tasks.get()
         cls.dev = cls.task.splits.get(name="dev")
         cls.test_split = cls.task.splits.get(name="test")
+
+    def assert_errors(self, response, status_code: int) -> list[str]:
+        """An API error answer: the status, and a body of `{"errors": [non-empty strings]}`."""
+        self.assertEqual(response.status_code, status_code, response.content)
+        body = response.json()
+        self.assertEqual(list(body), ["errors"])
+        self.assertTrue(body["errors"])
+        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
+        return body["errors"]

@@ -12,19 +12,7 @@ def detail_url(slug: str) -> str:
     return f"/api/v1/benchmarks/{slug}/"
 
 
-class ApiTestCase(PlatformTestCase):
-    def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        for message in body["errors"]:
-            self.assertIsInstance(message, str)
-            self.assertTrue(message.strip())
-        return body["errors"]
-
-
-class BenchmarkListApiTests(ApiTestCase):
+class BenchmarkListApiTests(PlatformTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -82,7 +70,7 @@ class BenchmarkListApiTests(ApiTestCase):
             self.assertEqual(len(self.client.get(LIST_URL).json()), 4)
 
 
-class BenchmarkDetailApiTests(ApiTestCase):
+class BenchmarkDetailApiTests(PlatformTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()

@@ -22,14 +22,6 @@ URL = "/api/v1/benchmarks/sentiment/leaderboard/"
 
 
 class LeaderboardApiTests(PlatformTestCase):
-    def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
-        return body["errors"]
-
     def board(self, **params) -> dict:
         response = self.client.get(URL, params)
         self.assertEqual(response.status_code, 200, response.content)

@@ -23,14 +23,6 @@ class SplitInputsApiTests(PlatformTestCase):
             "private-bench", maintainers=(cls.author,), visibility=Benchmark.Visibility.PRIVATE
         )
 
-    def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
-        return body["errors"]
-
     def test_it_sends_ids_and_inputs_as_csv_by_default(self):
         response = self.client.get(inputs_url())
         self.assertEqual(response.status_code, 200)

@@ -18,14 +18,6 @@ class SubmissionCancelApiTests(PlatformTestCase):
             benchmark=self.benchmark, participant=self.alice
         )
 
-    def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
-        return body["errors"]
-
     def cancel(self, user, submission=None):
         self.client.force_login(user)
         return self.client.post(cancel_url(submission or self.submission))

@@ -41,14 +41,11 @@ class SubmissionCreateApiTestCase(PlatformTestCase):
         return self.client.post(url, data)
 
     def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
-        assert_no_hidden_labels(self, body, hidden_pairs(self.benchmark))
+        """A refused upload: an error answer with no hidden label, and nothing stored."""
+        errors = super().assert_errors(response, status_code)
+        assert_no_hidden_labels(self, errors, hidden_pairs(self.benchmark))
         self.assertEqual(Submission.objects.count(), 0)
-        return body["errors"]
+        return errors
 
     def assert_rejected(self, content: bytes, *words: str, filename="predictions.csv") -> str:
         """A 400 whose message names the problem (every word in it) and shows no label."""

@@ -27,14 +27,6 @@ class SubmissionDetailApiTests(PlatformTestCase):
             name="first try",
         )
 
-    def assert_errors(self, response, status_code: int) -> list[str]:
-        self.assertEqual(response.status_code, status_code, response.content)
-        body = response.json()
-        self.assertEqual(list(body), ["errors"])
-        self.assertTrue(body["errors"])
-        self.assertTrue(all(isinstance(m, str) and m.strip() for m in body["errors"]))
-        return body["errors"]
-
     def get(self, user, submission=None):
         self.client.force_login(user)
         return self.client.get(detail_url(submission or self.submission))

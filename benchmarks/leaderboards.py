@@ -98,5 +98,6 @@ def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> L
         elif current != previous:
             rank = index  # standard competition ranking: 1, 1, 3
         previous = current
+        evaluation.task = task  # every row's; spares a query per row for its display scales
         board.rows.append(Row(rank=rank, evaluation=evaluation, value=current))
     return board

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.functional import cached_property
+
+from scoring.tasktypes import key_scales, with_scales
 
 
 class Evaluation(models.Model):
@@ -32,6 +35,11 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission_id} on {self.split}"
+
+    @cached_property
+    def display_metrics(self) -> dict:
+        """The metric entries with the display scale of each (from the task's metric specs)."""
+        return with_scales(self.metrics, key_scales(self.task.metrics))
 
     def value(self, key: str) -> float | None:
         entry = self.metrics.get(key)

@@ -167,3 +167,22 @@ def metric_scale(key: str) -> float | None:
             if key == base or (info.takes_average and key.startswith(base + "_")):
                 return info.scale
     return 1.0
+
+
+def key_scales(specs: list[dict]) -> dict[str, float | None]:
+    """The display scale of every key a task's metric specs report. Keys are not unique across
+    metrics (SQuAD's `f1` is 0–100, a classification `f1` 0–1), so this is per task."""
+    return {
+        key: METRICS[spec["name"]].scale
+        for spec in specs
+        if spec.get("name") in METRICS
+        for key in metric_keys(spec)
+    }
+
+
+def with_scales(metrics: dict | None, scales: dict[str, float | None]) -> dict:
+    """A copy of stored metric entries with each one's display `scale` added."""
+    return {
+        key: {**(entry or {}), "scale": scales.get(key, metric_scale(key))}
+        for key, entry in (metrics or {}).items()
+    }

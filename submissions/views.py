@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from benchmarks.access import get_benchmark_for
 from benchmarks.leaderboards import metric_columns
 from scoring.models import Evaluation
-from scoring.tasktypes import lower_is_better
+from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions import services
 from submissions.access import get_submission_for
 from submissions.forms import SubmissionForm
@@ -79,14 +79,18 @@ def _presented(result: dict) -> dict:
         **result,
         "columns": columns,
         "primary": key,
-        "slices": slice_breakdown(result["slices"], evaluation.metrics, key),
+        "slices": slice_breakdown(result["slices"], evaluation.metrics, key, task=task),
     }
 
 
-def slice_breakdown(cells: list[dict], overall: dict, key: str) -> list[dict]:
+def slice_breakdown(cells: list[dict], overall: dict, key: str, *, task) -> list[dict]:
     """Cells (already suppressed where the rules say, by submissions.results) grouped by slice,
     worst first, each with its gap to the overall value of `key`."""
-    cells = [dict(cell) for cell in cells]
+    scales = key_scales(task.metrics)
+    cells = [
+        {**cell, "metrics": cell["metrics"] and with_scales(cell["metrics"], scales)}
+        for cell in cells
+    ]
     overall_value = (overall.get(key) or {}).get("value")
     groups: dict[str, list[dict]] = {}
     for cell in cells:

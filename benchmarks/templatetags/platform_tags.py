@@ -18,17 +18,19 @@ def markdown(text: str):
     return render_markdown(text)
 
 
-def _digits(key: str) -> int:
+def _digits(scale: float | None) -> int:
     # 0–1 metrics read best with three decimals; 0–100 ones (SQuAD, BLEU) with two; unbounded
     # ones (MSE) with four significant digits.
-    scale = metric_scale(key)
     return 3 if scale == 1.0 else 2 if scale == 100.0 else -4
 
 
-def format_number(value: float | None, key: str) -> str:
+def format_number(value: float | None, key: str, entry: dict | None = None) -> str:
+    """`entry` is a metric entry that may carry its `scale` (Evaluation.display_metrics): keys
+    alone are ambiguous across metrics."""
     if value is None:
         return "—"
-    digits = _digits(key)
+    scale = entry["scale"] if entry and "scale" in entry else metric_scale(key)
+    digits = _digits(scale)
     return f"{value:.{-digits}g}" if digits < 0 else f"{value:.{digits}f}"
 
 
@@ -36,7 +38,7 @@ def format_number(value: float | None, key: str) -> str:
 def metric_value(metrics: dict | None, key: str) -> str:
     """A metric's value alone, '—' when missing or undefined."""
     entry = (metrics or {}).get(key) or {}
-    return format_number(entry.get("value"), key)
+    return format_number(entry.get("value"), key, entry)
 
 
 @register.filter
@@ -48,14 +50,14 @@ def metric_cell(metrics: dict | None, key: str):
         return mark_safe('<span class="muted" title="No value">—</span>')  # a constant
     ci = entry.get("ci")
     if not ci or ci[0] is None or ci[1] is None:
-        return format_html('<span class="num">{}</span>', format_number(value, key))
+        return format_html('<span class="num">{}</span>', format_number(value, key, entry))
     lo, hi = ci
     return format_html(
         '<span class="num" title="95% CI [{}, {}]">{}<span class="ci"> ± {}</span></span>',
-        format_number(lo, key),
-        format_number(hi, key),
-        format_number(value, key),
-        format_number((hi - lo) / 2, key),
+        format_number(lo, key, entry),
+        format_number(hi, key, entry),
+        format_number(value, key, entry),
+        format_number((hi - lo) / 2, key, entry),
     )
 
 
@@ -65,7 +67,7 @@ def metric_interval(metrics: dict | None, key: str) -> str:
     ci = entry.get("ci")
     if not ci or ci[0] is None or ci[1] is None:
         return ""
-    return f"[{format_number(ci[0], key)}, {format_number(ci[1], key)}]"
+    return f"[{format_number(ci[0], key, entry)}, {format_number(ci[1], key, entry)}]"
 
 
 @register.filter

@@ -150,7 +150,14 @@ def bench_qa(n: int, resamples: int) -> None:
     ours = t_check + t_score
     _, naive = timed(lambda: load("squad").compute(predictions=preds, references=answers))
     report("naive: evaluate .compute() squad", n, naive)
+    # The official SQuAD v2 scoring functions, row by row in Python, as kept in the reference
+    # test suite (tests/scoring_pure/test_squad_metrics.py).
+    from tests.scoring_pure.test_squad_metrics import official
+
+    _, reference = timed(lambda: official(preds, answers))
+    report("reference: official SQuAD v2 script functions (no CIs)", n, reference)
     print(f"  ratio naive / ours: {naive / ours:.2f}x (ours includes {resamples} resamples)")
+    print(f"  ratio reference / ours: {reference / ours:.2f}x")
     print(
         f"  exact_match {result['metrics']['exact_match']['value']:.2f}"
         f" CI {result['metrics']['exact_match']['ci']}"

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -283,6 +284,14 @@ def submission_score(*, submission_id: int) -> None:
     except PredictionsRejected as exc:
         submission_services.submission_fail(
             submission_id=submission_id, message="\n".join(exc.messages)
+        )
+        return
+    except SoftTimeLimitExceeded:
+        submission_services.submission_fail(
+            submission_id=submission_id,
+            message="Scoring took longer than the time limit and was stopped. This does not "
+            "count towards your quota; if it happens again, please tell the benchmark's authors.",
+            by_platform=True,
         )
         return
     except Exception as exc:

@@ -24,4 +24,6 @@ def score_submission(submission_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)  # a few indexed queries
 def reap_stuck_submissions() -> list[int]:
+    """Nothing stays stuck: republish jobs that are slow to start, fail what is past the limit."""
+    submission_services.submission_requeue_stale()
     return submission_services.submission_reap_stuck()

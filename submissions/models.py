@@ -73,7 +73,7 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # scoring jobs republished by the reaper
 
     # Set only by benchmark authors and staff (admin), never through the participant API.
     is_baseline = models.BooleanField(default=False, help_text="Listed as a baseline.")

@@ -140,9 +140,14 @@ def submission_create(
 
 
 def enqueue(submission: Submission) -> None:
+    """Publish the scoring job. A broker that is down must not turn an accepted upload into an
+    error page: the failure is logged and the reaper publishes the job again later."""
     from scoring.tasks import score_submission
 
-    score_submission.apply_async(args=[submission.pk], task_id=submission.celery_task_id)
+    try:
+        score_submission.apply_async(args=[submission.pk], task_id=submission.celery_task_id)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.error("Could not enqueue submission %s: %s", submission.pk, type(exc).__name__)
 
 
 def submission_cancel(*, submission: Submission) -> Submission:
@@ -161,7 +166,10 @@ def submission_cancel(*, submission: Submission) -> Submission:
     if submission.celery_task_id:
         from config.celery import app
 
-        app.control.revoke(submission.celery_task_id)
+        try:
+            app.control.revoke(submission.celery_task_id)
+        except Exception as exc:  # best effort: a running job also stops at its final check
+            logger.warning("Could not revoke %s: %s", submission.pk, type(exc).__name__)
     submission.refresh_from_db()
     return submission
 
@@ -197,6 +205,29 @@ def submission_fail(
             finished_at=timezone.now(),
         )
     )
+
+
+def submission_requeue_stale(*, older_than: timedelta = timedelta(minutes=2)) -> list[int]:
+    """Publish again the jobs of submissions still queued after `older_than` (a publish that
+    failed, a message lost with a broker restart). Claims are atomic, so a job that was only
+    slow to start is not scored twice."""
+    limit = timezone.now() - older_than
+    # Once only (`attempts` counts republished jobs): a long backlog behind busy workers must
+    # not fill the queue with copies every minute.
+    stale = list(
+        Submission.objects.filter(
+            status=Status.QUEUED,
+            attempts=0,
+            created_at__lt=limit,
+            created_at__gte=limit - settings.STUCK_AFTER,
+        )
+    )
+    for submission in stale:
+        Submission.objects.filter(pk=submission.pk).update(attempts=1)
+        enqueue(submission)
+    if stale:
+        logger.warning("Requeued submissions still queued: %s", [s.pk for s in stale])
+    return [s.pk for s in stale]
 
 
 def submission_reap_stuck(*, older_than: timedelta | None = None) -> list[int]:

@@ -124,3 +124,38 @@ class SubmissionStateTests(PlatformTestCase):
         fresh_running.refresh_from_db()
         done.refresh_from_db()
         self.assertEqual((fresh_running.status, done.status), ("running", "scored"))
+
+
+class EnqueueRobustnessTests(PlatformTestCase):
+    def make(self, **fields):
+        return Submission.objects.create(
+            benchmark=self.benchmark, participant=self.alice, celery_task_id="t-1", **fields
+        )
+
+    def test_a_broker_that_is_down_does_not_fail_the_upload(self):
+        from unittest import mock
+
+        from submissions import services
+
+        submission = self.make()
+        with (
+            mock.patch(
+                "scoring.tasks.score_submission.apply_async", side_effect=OSError("refused")
+            ),
+            self.assertLogs("submissions.services", "ERROR"),
+        ):
+            services.enqueue(submission)
+
+    def test_stale_queued_submissions_are_republished_once(self):
+        from unittest import mock
+
+        from submissions.services import submission_requeue_stale
+
+        old = timezone.now() - timedelta(minutes=5)
+        stale = self.make(created_at=old)
+        self.make(created_at=timezone.now())  # fresh: the worker will get to it
+        self.make(created_at=old, status="running")
+        with mock.patch("scoring.tasks.score_submission.apply_async") as publish:
+            self.assertEqual(submission_requeue_stale(), [stale.pk])
+            self.assertEqual(submission_requeue_stale(), [])
+        publish.assert_called_once_with(args=[stale.pk], task_id="t-1")

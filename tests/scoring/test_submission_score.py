@@ -69,3 +69,14 @@ class SubmissionScoreTests(PlatformTestCase):
         self.assertNotIn(secret, submission.error)
         self.assertNotIn(secret, "\n".join(logs.output))
         self.assertIn("RuntimeError", "\n".join(logs.output))
+
+    def test_a_run_past_the_time_limit_fails_with_its_own_message(self):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        submission = self.submit(prediction_csv(gold_rows(self.benchmark)))
+        with mock.patch.object(services, "score_split", side_effect=SoftTimeLimitExceeded()):
+            services.submission_score(submission_id=submission.pk)
+        submission.refresh_from_db()
+        self.assertEqual(submission.status, "failed")
+        self.assertTrue(submission.failed_by_platform)
+        self.assertIn("time limit", submission.error)

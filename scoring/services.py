@@ -20,9 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Split, Task
-from scoring.evaluation import score_split
+from scoring.evaluation import align_predictions, check_tag_lengths, score_split
 from scoring.models import Evaluation
 from scoring.predictions import PredictionFileError, check_predictions, read_prediction_file
+from scoring.tasktypes import TOKEN_CLASSIFICATION
 from submissions import services as submission_services
 from submissions.models import Submission
 
@@ -135,7 +136,16 @@ def _read_and_check(task_file: TaskFile) -> pa.Table:
     task = task_file.task
     try:
         table = read_prediction_file(task_file.open(), task_file.filename)
-        return check_predictions(task.spec(), task_gold_ids(task), table)
+        checked = check_predictions(task.spec(), task_gold_ids(task), table)
+        if task.type == TOKEN_CLASSIFICATION:
+            # One tag per input token: checked against the tokens (inputs, not labels), so the
+            # participant hears of a wrong length at upload rather than from a failed run.
+            for split in task.scored_splits:
+                gold = split_table(split)
+                ids = gold.column(task.id_column)
+                tags = align_predictions(ids.combine_chunks().cast(pa.string()), checked)
+                check_tag_lengths(ids, gold.column(task.input_columns[0]).combine_chunks(), tags)
+        return checked
     except PredictionFileError as exc:
         prefix = f"{task_file.filename}: " if task_file.data is not None else ""
         raise PredictionsRejected([prefix + m for m in exc.messages]) from None

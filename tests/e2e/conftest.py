@@ -4,6 +4,7 @@ CI, the embedded filesystem broker by default) and writing to the test database.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,6 +58,7 @@ def start_worker(log_path: Path, extra_env: dict | None = None) -> subprocess.Po
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stop_worker stops the pool too
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -70,11 +72,23 @@ def start_worker(log_path: Path, extra_env: dict | None = None) -> subprocess.Po
 
 
 def stop_worker(process: subprocess.Popen) -> None:
-    process.terminate()
+    """Stop the worker and its pool processes, and wait until they are gone: one left holding a
+    database connection would keep the test database from being dropped."""
+    group = os.getpgid(process.pid)
+    os.killpg(group, signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(group, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(group, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

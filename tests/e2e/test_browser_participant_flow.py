@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+from django.test import LiveServerTestCase
 
 from tests.base import gold_rows, make_benchmark, make_user
 
@@ -40,31 +41,40 @@ def browser_page(tmp_path):
         browser.close()
 
 
-def test_a_new_participant_signs_up_submits_and_sees_the_run_ranked(
-    live_server, transactional_db, scoring_worker, browser_page
-):
-    page = browser_page
+class BrowserParticipantFlowTests(LiveServerTestCase):
+    """Django's live server (its thread closes its database connections when the class ends,
+    so the test database can be dropped after it)."""
+
+    @pytest.fixture(autouse=True)
+    def _page(self, scoring_worker, browser_page):
+        self.page = browser_page
+
+    def test_a_new_participant_signs_up_submits_and_sees_the_run_ranked(self):
+        flow(self.page, self.live_server_url)
+
+
+def flow(page, base_url: str) -> None:
     author = make_user("author")
     benchmark = make_benchmark(maintainers=(author,), label_names=LABELS)
     rows = gold_rows(benchmark)
 
-    page.goto(f"{live_server.url}/accounts/signup/")
+    page.goto(f"{base_url}/accounts/signup/")
     page.fill("#id_username", "newcomer")
     page.fill("#id_password1", "a-long-passphrase-2026")
     page.fill("#id_password2", "a-long-passphrase-2026")
     page.locator("main form button[type=submit], form.form button[type=submit]").first.click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{base_url}/")
     assert "newcomer" in page.content()
 
     page.click(f"text={benchmark.title}")
     page.wait_for_url(f"**/b/{benchmark.slug}/")
     link = page.locator("a[href$='/splits/test/inputs.csv']").first
-    download = page.request.get(live_server.url + link.get_attribute("href"))
+    download = page.request.get(base_url + link.get_attribute("href"))
     assert download.ok
     inputs = list(csv.DictReader(io.StringIO(download.text())))
     assert len(inputs) == 10 and "label" not in inputs[0]
 
-    page.goto(f"{live_server.url}/b/{benchmark.slug}/submit/")
+    page.goto(f"{base_url}/b/{benchmark.slug}/submit/")
     predictions = "id,prediction\n" + "".join(f"{r['id']},{r['label']}\n" for r in rows)
     page.set_input_files(
         "input[type=file]",
@@ -78,7 +88,7 @@ def test_a_new_participant_signs_up_submits_and_sees_the_run_ranked(
     page.wait_for_selector("text=Scored", timeout=60_000)
     assert "1.000" in page.content() or "100" in page.content()
 
-    page.goto(f"{live_server.url}/b/{benchmark.slug}/leaderboard/")
+    page.goto(f"{base_url}/b/{benchmark.slug}/leaderboard/")
     row = page.locator("tr", has_text="my first run")
     assert row.count() == 1
     assert "newcomer" in row.inner_text()

@@ -28,6 +28,8 @@ from scoring import tasktypes
 
 FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 MAX_EXAMPLES = 5
+# A decimal number as text: what a regression prediction may be in a CSV cell.
+NUMBER_PATTERN = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 # Decompressed size cap, so that a small .gz cannot expand into a memory bomb.
 MAX_BYTES = 2 * 1024**3
 
@@ -425,15 +427,11 @@ def _numbers(ids: pa.Array, prediction: pa.Array):
         values = pc.cast(prediction, pa.float64())
         shown = None
     elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        text = prediction.to_pylist()
-        floats = np.empty(len(text), dtype=np.float64)
-        for i, item in enumerate(text):
-            try:
-                floats[i] = float(item)
-            except (TypeError, ValueError):
-                floats[i] = np.nan
-        values = pa.array(floats, mask=np.isnan(floats))
-        shown = text
+        # CSV cells arrive as text: parse them in pyarrow, no Python float per row.
+        text = pc.utf8_trim_whitespace(prediction)
+        numeric = pc.fill_null(pc.match_substring_regex(text, NUMBER_PATTERN), False)
+        values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
+        shown = prediction
     else:
         return prediction, [f"The prediction column must hold numbers, not {type_}."]
     array = np.asarray(pc.fill_null(values, math.nan), dtype=np.float64)
@@ -441,7 +439,7 @@ def _numbers(ids: pa.Array, prediction: pa.Array):
     if bad.any():
         examples = None
         if shown is not None:
-            examples = [shown[i] for i in np.flatnonzero(bad)[:MAX_EXAMPLES]]
+            examples = shown.filter(pa.array(bad)).slice(0, MAX_EXAMPLES).to_pylist()
         return prediction, [_bad_rows_message("are not finite numbers", ids, bad, examples)]
     return pa.array(array, pa.float64()), []
 

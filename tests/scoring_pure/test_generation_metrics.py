@@ -159,3 +159,37 @@ def test_the_evaluate_modules_compute_like_sacrebleu_and_rouge_score():
     assert load("rouge").compute(predictions=preds, references=single) == pytest.approx(
         rouge_reference(preds, single), abs=1e-9
     )
+
+
+# Punctuation, digits, entities, newlines, non-ASCII letters and spaces: everything the 13a
+# rules treat specially.
+NASTY = list("abcXYZ0123456789 .,-!?'\"&;<>{}[]()~`@/:+*^_|\\\n\téÉ中ü\u00a0\u2003$%#=") + [
+    "&amp;",
+    "&quot;",
+    "&lt;",
+    "&gt;",
+    "<skipped>",
+    "-\n",
+    "the ",
+    "cat ",
+]
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(
+    "options", [{}, {"lowercase": True}, {"tokenize": "intl"}, {"tokenize": "char"}]
+)
+def test_vectorised_bleu_statistics_equal_sacrebleus_per_sentence_ones(seed, options):
+    rng = random.Random(seed)
+
+    def sentence():
+        return "".join(rng.choice(NASTY) for _ in range(rng.randint(0, 60)))
+
+    predictions = [sentence() for _ in range(80)]
+    references = [
+        [sentence() for _ in range(rng.randint(1, 3))] if rng.random() < 0.5 else sentence()
+        for _ in range(80)
+    ]
+    expected = bleu_mod.sentence_stats(bleu_mod.bleu_metric(options), predictions, references)
+    actual = bleu_mod.bleu_sentence_stats(bleu_mod.bleu_metric(options), predictions, references)
+    np.testing.assert_array_equal(actual, expected)

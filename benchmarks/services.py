@@ -17,6 +17,7 @@ from benchmarks.authors import author_grant
 from benchmarks.bundles import Bundle, BundleError, bundle_load, bundle_open, spec_yaml
 from benchmarks.bundles.yamltext import SPEC_FILENAME
 from benchmarks.models import Benchmark, Split, Task
+from scoring.models import Evaluation
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -106,9 +107,22 @@ def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -
         task = tasks.pop(task_spec["slug"], None) or Task(benchmark=benchmark)
         _task_write(task, task_spec, position, bundle, saved=saved, replaced=replaced)
     for task in tasks.values():
+        _refuse_to_delete_scores(Evaluation.objects.filter(task=task), f"task '{task.slug}'")
         replaced += [split.data.name for split in task.splits.all() if split.data]
         task.delete()
     return benchmark
+
+
+def _refuse_to_delete_scores(evaluations, what: str) -> None:
+    """An update may not delete scores: removing a scored task or split from the bundle would
+    cascade to participants' evaluations. The import then fails and changes nothing."""
+    count = evaluations.values("submission").distinct().count()
+    if count:
+        raise BundleError(
+            f"tasks: {what} is missing from the bundle but {count} submission"
+            f"{'s have' if count != 1 else ' has'} scores on it; an update cannot delete "
+            "scores. Keep it in the bundle (its data may change), or delete it in the admin."
+        )
 
 
 def _task_write(
@@ -154,6 +168,9 @@ def _task_write(
             saved.append(split.data.name)
         split.save()
     for split in splits.values():
+        _refuse_to_delete_scores(
+            Evaluation.objects.filter(split=split), f"split '{task.slug}/{split.name}'"
+        )
         if split.data:
             replaced.append(split.data.name)
         split.delete()

@@ -27,6 +27,7 @@ from django.test import TestCase, override_settings
 from benchmarks.bundles import BundleError
 from benchmarks.models import Benchmark, Split, Task
 from benchmarks.services import benchmark_export, benchmark_import
+from scoring.models import Evaluation
 from submissions.models import Submission
 
 DEMO = Path(settings.BASE_DIR) / "demo" / "sentiment-mini"
@@ -280,6 +281,42 @@ class BenchmarkImportTests(BundleTestCase):
 
         self.assertEqual(list(updated.tasks.values_list("slug", flat=True)), ["sst"])
         self.assertEqual(list(task.splits.values_list("name", flat=True)), ["train", "dev", "test"])
+
+    def test_an_update_cannot_delete_a_scored_split_or_task(self):
+        spec = bundle_spec()
+        spec["tasks"][0]["data"]["splits"]["extra"] = {"path": "data/extra.jsonl", "role": "public"}
+        spec["tasks"].append(task_spec(slug="sst-b", title="Second"))
+        files = {**default_files(), "data/extra.jsonl": rows("ex", 5)}
+        benchmark = benchmark_import(source=write_bundle(self.tmp / "v1", spec, files))
+        participant = get_user_model().objects.create_user("alice")
+        submission = Submission.objects.create(benchmark=benchmark, participant=participant)
+        extra = Split.objects.get(task__slug="sst", name="extra")
+        Evaluation.objects.create(submission=submission, task=extra.task, split=extra)
+        stored = self.stored_files()
+
+        with self.assertRaises(BundleError) as caught:
+            benchmark_import(source=write_bundle(self.tmp / "v2"), update=True)
+
+        self.assertIn("split 'sst/extra'", str(caught.exception))
+        self.assertIn("1 submission has scores", str(caught.exception))
+        self.assertTrue(Evaluation.objects.filter(split=extra).exists())
+        self.assertEqual(benchmark.tasks.count(), 2)
+        self.assertEqual(self.stored_files(), stored)
+
+        other = Task.objects.get(slug="sst-b")
+        Evaluation.objects.create(
+            submission=submission, task=other, split=other.splits.get(name="dev")
+        )
+        spec_without_b = bundle_spec()
+        spec_without_b["tasks"][0]["data"]["splits"]["extra"] = {
+            "path": "data/extra.jsonl",
+            "role": "public",
+        }
+        with self.assertRaises(BundleError) as caught:
+            benchmark_import(
+                source=write_bundle(self.tmp / "v3", spec_without_b, files), update=True
+            )
+        self.assertIn("task 'sst-b'", str(caught.exception))
 
     def test_a_failed_update_changes_nothing(self):
         benchmark_import(source=write_bundle(self.tmp / "v1"))

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
+from benchmarks.authors import author_grant
 from benchmarks.bundles import SPEC_FILENAME, BundleError, bundle_open, yaml_parse
 from benchmarks.models import Benchmark, Split, Task
 from benchmarks.services import benchmark_import
@@ -245,6 +246,9 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
         # the maintainers would lock them out of their own page.
         if not request.user.is_superuser:
             form.instance.maintainers.add(request.user)
+        # Maintainers added here get what an author needs to edit the benchmark in the admin.
+        for maintainer in form.instance.maintainers.all():
+            author_grant(maintainer)
 
 
 class SplitInline(MaintainedOnlyMixin, admin.TabularInline):

@@ -121,6 +121,26 @@ class BenchmarkAdminTests(AdminTestCase):
         fresh = Benchmark.objects.get(slug="fresh")
         self.assertEqual(list(fresh.maintainers.all()), [self.author])
 
+    def test_a_maintainer_added_in_the_admin_can_then_use_the_admin(self):
+        newcomer = make_user("co-author")
+        self.client.force_login(self.author)
+        data = {
+            "title": "Shared",
+            "slug": "shared",
+            "visibility": "public",
+            "accepted_kinds": "[]",
+            "aggregate_weights": "{}",
+            "maintainers": [newcomer.pk],
+            "tasks-TOTAL_FORMS": "0",
+            "tasks-INITIAL_FORMS": "0",
+        }
+        response = self.client.post(self.url(Benchmark, "add"), data)
+        self.assertEqual(response.status_code, 302, response.content[:3000])
+        self.client.force_login(newcomer)
+        shared = Benchmark.objects.get(slug="shared")
+        response = self.client.get(self.url(Benchmark, "change", shared.pk))
+        self.assertEqual(response.status_code, 200)
+
 
 class TaskAdminTests(AdminTestCase):
     def test_it_refuses_a_primary_metric_the_metrics_do_not_report(self):

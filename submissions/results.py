@@ -31,9 +31,18 @@ def visible_slices(evaluation: Evaluation) -> list[dict]:
 
 
 def visible_confusion(evaluation: Evaluation) -> dict | None:
+    """The confusion matrix, whitelisted. On a hidden split it is withheld (`matrix` null,
+    `suppressed` true) when some predicted class holds fewer than MIN_SLICE_SIZE rows: a
+    participant who predicts one class for a single row would read that row's gold label in
+    its column."""
     if not evaluation.confusion:
         return None
-    return {k: evaluation.confusion.get(k) for k in CONFUSION_FIELDS}
+    confusion = {k: evaluation.confusion.get(k) for k in CONFUSION_FIELDS}
+    matrix = confusion.get("matrix") or []
+    column_totals = [sum(column) for column in zip(*matrix, strict=True)] if matrix else []
+    small = any(0 < total < settings.MIN_SLICE_SIZE for total in column_totals)
+    suppressed = evaluation.split.role == Split.Role.HIDDEN and small
+    return {**confusion, "matrix": None if suppressed else matrix, "suppressed": suppressed}
 
 
 def visible_evaluations(user, submission: Submission) -> list[dict]:

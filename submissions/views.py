@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -60,7 +61,11 @@ def submission_detail(request, pk):
     results = []
     if submission.status == Submission.Status.SCORED:
         results = [_presented(r) for r in visible_evaluations(request.user, submission)]
-    context = {"submission": submission, "results": results}
+    context = {
+        "submission": submission,
+        "results": results,
+        "min_slice_size": settings.MIN_SLICE_SIZE,
+    }
     return render(request, "submissions/submission_detail.html", context)
 
 

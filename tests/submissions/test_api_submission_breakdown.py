@@ -90,3 +90,41 @@ class SubmissionBreakdownApiTests(PlatformTestCase):
     def test_it_accepts_only_get(self):
         self.client.force_login(self.alice)
         self.assertEqual(self.client.post(self.url(split="test")).status_code, 405)
+
+
+@override_settings(MIN_SLICE_SIZE=20)
+class ConfusionMatrixApiTests(PlatformTestCase):
+    """One row predicted as a class of its own would show that row's gold label in the class's
+    column: on hidden splits such a matrix is withheld."""
+
+    PROBE = {"labels": ["neg", "pos"], "matrix": [[40, 1], [35, 0]]}  # "pos" predicted once
+    SAFE = {"labels": ["neg", "pos"], "matrix": [[30, 12], [10, 24]]}
+
+    def breakdown(self, confusion: dict, split: str) -> dict:
+        submission = make_scored_submission(
+            self.benchmark, self.alice, {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.5}}
+        )
+        Evaluation.objects.filter(submission=submission).update(confusion=confusion)
+        self.client.force_login(self.alice)
+        url = f"/api/v1/submissions/{submission.pk}/breakdown/?split={split}"
+        return self.client.get(url).json()["confusion"]
+
+    def test_a_probing_matrix_on_a_hidden_split_is_withheld(self):
+        confusion = self.breakdown(self.PROBE, "test")
+        self.assertEqual(confusion, {"labels": ["neg", "pos"], "matrix": None, "suppressed": True})
+
+    def test_a_matrix_with_large_columns_is_shown_on_a_hidden_split(self):
+        confusion = self.breakdown(self.SAFE, "test")
+        self.assertEqual(confusion["matrix"], self.SAFE["matrix"])
+        self.assertFalse(confusion["suppressed"])
+
+    def test_a_public_split_shows_any_matrix(self):
+        self.assertEqual(self.breakdown(self.PROBE, "dev")["matrix"], self.PROBE["matrix"])
+
+    def test_the_page_says_why_the_matrix_is_withheld(self):
+        submission = make_scored_submission(self.benchmark, self.alice, {"test": {"accuracy": 0.5}})
+        Evaluation.objects.filter(submission=submission).update(confusion=self.PROBE)
+        self.client.force_login(self.alice)
+        response = self.client.get(f"/submissions/{submission.pk}/")
+        self.assertContains(response, "Confusion matrix withheld")
+        self.assertNotContains(response, '<td class="num">35</td>')

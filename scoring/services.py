@@ -106,18 +106,19 @@ def task_files(
     return [TaskFile(task=task, filename=filename, source=fileobj)]
 
 
-# Frozen splits are immutable (a fingerprint names their content), so a worker keeps the most
-# recent few in memory instead of reading the Parquet file for every submission.
-_GOLD_CACHE: OrderedDict[str, pa.Table] = OrderedDict()
+# Frozen splits are immutable (a fingerprint names their content), so a process keeps the most
+# recent few in memory instead of reading the Parquet file for every submission. Web processes
+# only check uploads, which needs the id column alone: it is read and kept on its own.
+_GOLD_CACHE: OrderedDict[tuple, pa.Table] = OrderedDict()
 _GOLD_CACHE_SIZE = 8
 
 
-def split_table(split: Split) -> pa.Table:
-    key = f"{split.pk}:{split.fingerprint}"
+def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Table:
+    key = (split.pk, split.fingerprint, columns)
     table = _GOLD_CACHE.get(key)
     if table is None:
         with split.data.open("rb") as f:
-            table = pq.read_table(f)
+            table = pq.read_table(f, columns=list(columns) if columns else None)
         _GOLD_CACHE[key] = table
         while len(_GOLD_CACHE) > _GOLD_CACHE_SIZE:
             _GOLD_CACHE.popitem(last=False)
@@ -128,7 +129,8 @@ def split_table(split: Split) -> pa.Table:
 
 def task_gold_ids(task: Task) -> pa.Array:
     """Ids of every scored split of the task: a prediction file covers exactly these."""
-    columns = [split_table(s).column(task.id_column) for s in task.scored_splits]
+    id_only = (task.id_column,)
+    columns = [split_table(s, id_only).column(task.id_column) for s in task.scored_splits]
     return pa.chunked_array(columns).combine_chunks().cast(pa.string())
 
 
@@ -141,7 +143,7 @@ def _read_and_check(task_file: TaskFile) -> pa.Table:
             # One tag per input token: checked against the tokens (inputs, not labels), so the
             # participant hears of a wrong length at upload rather than from a failed run.
             for split in task.scored_splits:
-                gold = split_table(split)
+                gold = split_table(split, (task.id_column, task.input_columns[0]))
                 ids = gold.column(task.id_column)
                 tags = align_predictions(ids.combine_chunks().cast(pa.string()), checked)
                 check_tag_lengths(ids, gold.column(task.input_columns[0]).combine_chunks(), tags)

@@ -12,6 +12,7 @@ from django.db.models.functions import Cast, RowNumber
 from benchmarks.models import Split, Task
 from scoring.models import Evaluation
 from scoring.tasktypes import lower_is_better, metric_keys
+from submissions.models import Submission
 
 
 @dataclass
@@ -75,12 +76,7 @@ def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> L
         output_field=BigIntegerField(),
     )
     evaluations = (
-        Evaluation.objects.filter(
-            split=split,
-            submission__status="scored",
-            submission__is_hidden=False,
-            submission__is_disqualified=False,
-        )
+        Evaluation.objects.filter(split=split, submission__in=Submission.objects.on_leaderboards())
         .select_related("submission", "submission__participant")
         .annotate(
             sort_value=value,

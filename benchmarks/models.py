@@ -168,7 +168,7 @@ class Task(models.Model):
 
     @property
     def scored_splits(self) -> models.QuerySet:
-        return self.splits.filter(role__in=[Split.Role.PUBLIC, Split.Role.HIDDEN])
+        return self.splits.scored()
 
     def spec(self) -> dict:
         """The plain-data description the pure scoring code works from."""

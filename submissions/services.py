@@ -153,9 +153,11 @@ def enqueue(submission: Submission) -> None:
 def submission_cancel(*, submission: Submission) -> Submission:
     """Cancel a queued or running submission. A running worker notices when it tries to
     record its result (it only records over a `running` row)."""
-    updated = Submission.objects.filter(
-        pk=submission.pk, status__in=[Status.QUEUED, Status.RUNNING]
-    ).update(status=Status.CANCELLED, finished_at=timezone.now())
+    updated = (
+        Submission.objects.filter(pk=submission.pk)
+        .unfinished()
+        .update(status=Status.CANCELLED, finished_at=timezone.now())
+    )
     if not updated:
         submission.refresh_from_db()
         raise SubmissionError(
@@ -192,13 +194,12 @@ def submission_set_progress(*, submission_id: int, progress: float) -> None:
     )
 
 
-def submission_fail(
-    *, submission_id: int, message: str, by_platform: bool = False, from_states=None
-) -> bool:
+def submission_fail(*, submission_id: int, message: str, by_platform: bool = False) -> bool:
     """Record a failure with a participant-safe message. Only unfinished submissions change."""
-    states = from_states or [Status.QUEUED, Status.RUNNING]
     return bool(
-        Submission.objects.filter(pk=submission_id, status__in=states).update(
+        Submission.objects.filter(pk=submission_id)
+        .unfinished()
+        .update(
             status=Status.FAILED,
             error=message,
             failed_by_platform=by_platform,

@@ -134,14 +134,15 @@ def task_gold_ids(task: Task) -> pa.Array:
     return pa.chunked_array(columns).combine_chunks().cast(pa.string())
 
 
-def _read_and_check(task_file: TaskFile) -> pa.Table:
+def _read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
     task = task_file.task
     try:
         table = read_prediction_file(task_file.open(), task_file.filename)
         checked = check_predictions(task.spec(), task_gold_ids(task), table)
-        if task.type == TOKEN_CLASSIFICATION:
+        if at_upload and task.type == TOKEN_CLASSIFICATION:
             # One tag per input token: checked against the tokens (inputs, not labels), so the
-            # participant hears of a wrong length at upload rather than from a failed run.
+            # participant hears of a wrong length at upload. (Scoring checks it again on the
+            # gold tags it reads anyway.)
             for split in task.scored_splits:
                 gold = split_table(split, (task.id_column, task.input_columns[0]))
                 ids = gold.column(task.id_column)
@@ -159,7 +160,7 @@ def predictions_check(*, benchmark: Benchmark, task: Task | None, uploaded) -> N
     errors = []
     for task_file in files:
         try:
-            _read_and_check(task_file)
+            _read_and_check(task_file, at_upload=True)
         except PredictionsRejected as exc:
             errors += exc.messages
     if errors:
@@ -246,14 +247,16 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
             fileobj=io.BytesIO(f.read()),
             filename=submission.original_filename or submission.file.name,
         )
-    splits = [(tf, split) for tf in files for split in tf.task.scored_splits]
+    splits = {tf.task.pk: list(tf.task.scored_splits) for tf in files}
+    total = sum(len(task_splits) for task_splits in splits.values())
     evaluations = []
     for tf in files:
         predictions = _read_and_check(tf)
-        for split in tf.task.scored_splits:
+        spec = tf.task.spec()
+        for split in splits[tf.task.pk]:
             try:
                 result = score_split(
-                    tf.task.spec(),
+                    spec,
                     split_table(split),
                     predictions,
                     resamples=settings.BOOTSTRAP_RESAMPLES,
@@ -273,7 +276,7 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
                 )
             )
             if on_progress:
-                on_progress(len(evaluations) / len(splits))
+                on_progress(len(evaluations) / total)
     return evaluations
 
 

@@ -35,6 +35,19 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def make_task(benchmark: Benchmark, slug: str, **fields) -> Task:
+    """A task with text-classification defaults (one `text` input, `label`, accuracy)."""
+    defaults = {
+        "type": "text-classification",
+        "input_columns": ["text"],
+        "label_column": "label",
+        "metrics": [{"name": "accuracy"}],
+        "primary_metric": "accuracy",
+        "position": benchmark.tasks.count(),
+    }
+    return Task.objects.create(benchmark=benchmark, slug=slug, **{**defaults, **fields})
+
+
 def make_split(task: Task, name: str, role: str, rows: list[dict], **fields) -> Split:
     table = pa.Table.from_pylist(rows)
     data = parquet_bytes(table)
@@ -78,17 +91,13 @@ def make_benchmark(
     labels = label_names or SECRET_LABELS
     benchmark = Benchmark.objects.create(slug=slug, title=slug.title(), **fields)
     benchmark.maintainers.set(maintainers)
-    task = Task.objects.create(
-        benchmark=benchmark,
-        slug="sst",
+    task = make_task(
+        benchmark,
+        "sst",
         title="Sentiment",
-        type="text-classification",
-        input_columns=["text"],
-        label_column="label",
         label_names=labels,
         metadata_columns=["topic"],
         metrics=[{"name": "accuracy"}, {"name": "f1", "average": "macro"}],
-        primary_metric="accuracy",
         slices=[{"name": "topic", "column": "topic"}],
     )
     make_split(task, "dev", Split.Role.PUBLIC, classification_rows("dev", public_rows, labels))

@@ -10,22 +10,15 @@ import pyarrow.parquet as pq
 
 from benchmarks.downloads import split_inputs_file
 from benchmarks.models import Split, Task
-from tests.base import PlatformTestCase, make_split
+from tests.base import PlatformTestCase, make_split, make_task
 
 PNG = b"\x89PNG\r\n\x1a\n-not-utf8-\xff"
 
 
 class SplitInputsFileTests(PlatformTestCase):
     def make_task(self, slug: str, type_: str, inputs: list[str]) -> Task:
-        return Task.objects.create(
-            benchmark=self.benchmark,
-            slug=slug,
-            type=type_,
-            input_columns=inputs,
-            label_column="label",
-            label_names=["red", "blue"],
-            metrics=[{"name": "accuracy"}],
-            primary_metric="accuracy",
+        return make_task(
+            self.benchmark, slug, type=type_, input_columns=inputs, label_names=["red", "blue"]
         )
 
     def test_image_bytes_are_base64_in_text_formats_and_raw_in_parquet(self):

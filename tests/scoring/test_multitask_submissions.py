@@ -4,7 +4,7 @@
 import io
 import zipfile
 
-from benchmarks.models import Split, Task
+from benchmarks.models import Split
 from scoring import services
 from scoring.models import Evaluation
 from submissions.services import SubmissionError, submission_create
@@ -12,6 +12,7 @@ from tests.base import (
     PlatformTestCase,
     gold_rows,
     make_split,
+    make_task,
     prediction_csv,
     upload,
 )
@@ -31,17 +32,7 @@ class MultiTaskSubmissionTests(PlatformTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.topic = Task.objects.create(
-            benchmark=cls.benchmark,
-            slug="topic",
-            position=1,
-            type="text-classification",
-            input_columns=["text"],
-            label_column="label",
-            label_names=LABELS_TOPIC,
-            metrics=[{"name": "accuracy"}],
-            primary_metric="accuracy",
-        )
+        cls.topic = make_task(cls.benchmark, "topic", label_names=LABELS_TOPIC)
         cls.topic_rows = [
             {"id": f"tp-{i}", "text": f"about {i}", "label": LABELS_TOPIC[i % 2]} for i in range(6)
         ]

@@ -3,10 +3,10 @@ the lengths (of the inputs), never a gold tag."""
 
 import json
 
-from benchmarks.models import Split, Task
+from benchmarks.models import Split
 from submissions.models import Submission
 from submissions.services import SubmissionError, submission_create
-from tests.base import PlatformTestCase, make_split, upload
+from tests.base import PlatformTestCase, make_split, make_task, upload
 
 ROWS = [
     {"id": "t-1", "tokens": ["Ada", "Lovelace", "wrote"], "tags": ["B-PER", "I-PER", "O"]},
@@ -18,9 +18,9 @@ class TokenUploadTests(PlatformTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.ner = Task.objects.create(
-            benchmark=cls.benchmark,
-            slug="ner",
+        cls.ner = make_task(
+            cls.benchmark,
+            "ner",
             type="token-classification",
             input_columns=["tokens"],
             label_column="tags",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -28,8 +29,14 @@ def flatten_errors(detail, prefix: str = "") -> list[str]:
 def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
-        # An unexpected error: log it for operators, answer without a stack trace.
-        logger.exception("Unhandled API error in %s", context.get("view"))
+        # An unexpected error: log where it happened for operators (not its message, which
+        # could quote data), answer without a stack trace.
+        logger.error(
+            "Unhandled API error in %s: %s\n%s",
+            context.get("view"),
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         return Response(
             {"errors": ["Internal error. It has been logged; please try again later."]},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -10,5 +10,4 @@ urlpatterns = [
         api.split_inputs,
         name="api-split-inputs",
     ),
-    path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
 ]

@@ -9,8 +9,7 @@ from django.contrib.auth.models import Group, Permission
 AUTHORS_GROUP = "Benchmark authors"
 AUTHOR_PERMISSIONS = {
     "benchmarks": ["benchmark", "task", "split"],
-    "submissions": ["submission"],
-    "scoring": ["evaluation"],
+    "submissions": ["submission", "evaluation"],
 }
 
 
@@ -23,7 +22,7 @@ def authors_group() -> Group:
         )
     # Authors may not create or delete submissions or evaluations, only view and flag them.
     wanted = wanted.exclude(
-        content_type__app_label__in=["submissions", "scoring"],
+        content_type__app_label="submissions",
         codename__regex=r"^(add|delete)_",
     )
     group.permissions.set(wanted)

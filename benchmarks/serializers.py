@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from benchmarks.downloads import carries_labels
 from benchmarks.models import Benchmark, Split, Task
 
 
@@ -27,14 +28,24 @@ class BenchmarkListSerializer(serializers.ModelSerializer):
 
 
 class SplitSerializer(serializers.ModelSerializer):
-    """A split as participants see it: its size and rules, never its rows."""
+    """A split as participants see it: its size and rules, never its rows. `inputs_url` is its
+    download, which carries the labels where `inputs_include_labels` (train and public splits)."""
 
     rows = serializers.IntegerField(source="num_rows", read_only=True)
     inputs_url = serializers.SerializerMethodField()
+    inputs_include_labels = serializers.SerializerMethodField()
 
     class Meta:
         model = Split
-        fields = ["name", "role", "rows", "reveal", "inputs_downloadable", "inputs_url"]
+        fields = [
+            "name",
+            "role",
+            "rows",
+            "reveal",
+            "inputs_downloadable",
+            "inputs_url",
+            "inputs_include_labels",
+        ]
         read_only_fields = fields
 
     def get_inputs_url(self, split: Split) -> str | None:
@@ -45,6 +56,9 @@ class SplitSerializer(serializers.ModelSerializer):
             "api-split-inputs",
             kwargs={"slug": task.benchmark.slug, "task": task.slug, "split": split.name},
         )
+
+    def get_inputs_include_labels(self, split: Split) -> bool:
+        return split.inputs_downloadable and carries_labels(split)
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -98,16 +112,3 @@ class BenchmarkDetailSerializer(serializers.ModelSerializer):
 
     def get_is_open(self, benchmark: Benchmark) -> bool:
         return benchmark.is_open()
-
-
-class LeaderboardRowSerializer(serializers.Serializer):
-    """One `benchmarks.leaderboards.Row`: a submission's public face and its metric values."""
-
-    rank = serializers.IntegerField(allow_null=True, read_only=True)
-    submission = serializers.IntegerField(source="evaluation.submission_id", read_only=True)
-    participant = serializers.CharField(source="submission.participant.username", read_only=True)
-    name = serializers.CharField(source="submission.display_name", read_only=True)
-    kind = serializers.CharField(source="submission.kind", read_only=True)
-    is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
-    created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
-    metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)

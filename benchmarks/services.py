@@ -17,7 +17,6 @@ from benchmarks.authors import author_grant
 from benchmarks.bundles import Bundle, BundleError, bundle_load, bundle_open, spec_yaml
 from benchmarks.bundles.yamltext import SPEC_FILENAME
 from benchmarks.models import Benchmark, Split, Task
-from scoring.models import Evaluation
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -51,7 +50,6 @@ def benchmark_import(
                 benchmark.maintainers.add(maintainer)
                 author_grant(maintainer)  # so that the admin lets them edit it
             transaction.on_commit(lambda: _files_delete(replaced))
-            transaction.on_commit(lambda: benchmark_baselines_schedule(benchmark=benchmark))
     except BaseException as exc:
         _files_delete(saved)
         if isinstance(exc, IntegrityError) and not update:
@@ -62,19 +60,6 @@ def benchmark_import(
             ) from None
         raise
     return benchmark
-
-
-def benchmark_baselines_schedule(*, benchmark: Benchmark) -> None:
-    """Compute and submit the automatic baselines of every task, after every successful import
-    (an update replaces the earlier ones). A baseline that cannot be computed is logged and
-    skipped: the import itself has succeeded."""
-    from scoring.services import baselines_create
-
-    for task in benchmark.tasks.all():
-        try:
-            baselines_create(task=task)
-        except Exception as exc:  # the import stands; the log says which task and why
-            logger.error("Baselines for %s failed: %s", task, type(exc).__name__)
 
 
 def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -> Benchmark:
@@ -107,16 +92,22 @@ def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -
         task = tasks.pop(task_spec["slug"], None) or Task(benchmark=benchmark)
         _task_write(task, task_spec, position, bundle, saved=saved, replaced=replaced)
     for task in tasks.values():
-        _refuse_to_delete_scores(Evaluation.objects.filter(task=task), f"task '{task.slug}'")
+        _refuse_to_delete_scores(task.splits.all(), f"task '{task.slug}'")
         replaced += [split.data.name for split in task.splits.all() if split.data]
         task.delete()
     return benchmark
 
 
-def _refuse_to_delete_scores(evaluations, what: str) -> None:
+def _refuse_to_delete_scores(splits, what: str) -> None:
     """An update may not delete scores: removing a scored task or split from the bundle would
-    cascade to participants' evaluations. The import then fails and changes nothing."""
-    count = evaluations.values("submission").distinct().count()
+    cascade to participants' evaluations. The import then fails and changes nothing. (Scores
+    are read through the splits' reverse relation: the submissions app sits above this one.)"""
+    count = (
+        splits.filter(evaluations__isnull=False)
+        .values("evaluations__submission")
+        .distinct()
+        .count()
+    )
     if count:
         raise BundleError(
             f"tasks: {what} is missing from the bundle but {count} submission"
@@ -169,7 +160,7 @@ def _task_write(
         split.save()
     for split in splits.values():
         _refuse_to_delete_scores(
-            Evaluation.objects.filter(split=split), f"split '{task.slug}/{split.name}'"
+            task.splits.filter(pk=split.pk), f"split '{task.slug}/{split.name}'"
         )
         if split.data:
             replaced.append(split.data.name)

@@ -4,21 +4,21 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from benchmarks.access import can_maintain, get_benchmark_for, get_split_for, get_task_for
-from benchmarks.downloads import FORMATS, split_inputs_file
-from benchmarks.leaderboards import default_split, leaderboard_build
+from benchmarks.access import can_maintain, get_benchmark_for
 from benchmarks.models import Benchmark, Split
-from submissions.models import Submission
+from benchmarks.selectors import DownloadUnavailable, split_download_for
 
 
 @require_GET
 def benchmark_list(request):
-    on_boards = Q(submissions__status=Submission.Status.SCORED)
+    # Scored submissions are the ones with evaluations (the reverse relations need no import of
+    # the submissions app, which sits above this one).
+    on_boards = Q(submissions__evaluations__isnull=False)
     benchmarks = Benchmark.objects.visible_to(request.user).annotate(
         task_count=Count("tasks", distinct=True),
         submission_count=Count("submissions", distinct=True),
@@ -44,44 +44,14 @@ def benchmark_detail(request, slug):
 
 @require_GET
 def split_inputs(request, slug, task, split, fmt):
-    benchmark = get_benchmark_for(request.user, slug)
-    split = get_split_for(get_task_for(benchmark, task), split)
-    if fmt not in FORMATS or not split.inputs_downloadable:
-        raise Http404("The inputs of this split are not downloadable.")
-    content, content_type, filename = split_inputs_file(split, fmt)
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    try:
+        download = split_download_for(request.user, slug=slug, task=task, split=split, fmt=fmt)
+    except DownloadUnavailable as exc:
+        # A file link, not a page: the reason in plain text, word for word as the API gives it.
+        return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
+    response = HttpResponse(download.content, content_type=download.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     return response
-
-
-@require_GET
-def leaderboard(request, slug):
-    benchmark = get_benchmark_for(request.user, slug)
-    tasks = list(benchmark.tasks.all())
-    task = get_task_for(benchmark, request.GET.get("task"))
-    splits = [s for s in task.splits.all() if s.is_scored]
-    if request.GET.get("split"):
-        split = get_split_for(task, request.GET["split"])
-        if not split.is_scored:
-            raise Http404("Only scored splits have a leaderboard.")
-    else:
-        split = default_split(task)
-    is_maintainer = can_maintain(request.user, benchmark)
-    withheld = split is not None and not split.scores_visible() and not is_maintainer
-    board = None
-    if split is not None and not withheld:
-        board = leaderboard_build(task=task, split=split, sort=request.GET.get("sort"))
-    context = {
-        "benchmark": benchmark,
-        "tasks": tasks,
-        "task": task,
-        "splits": splits,
-        "split": split,
-        "board": board,
-        "withheld": withheld,
-        "is_maintainer": is_maintainer,
-    }
-    return render(request, "benchmarks/leaderboard.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,25 +21,28 @@ DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    # A local, per-installation key so that `make run` works without configuration; production
-    # sets SECRET_KEY explicitly.
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        from django.core.management.utils import get_random_secret_key
-
-        key_file.write_text(get_random_secret_key())
-    SECRET_KEY = key_file.read_text().strip()
+# SECRET_KEY is read below, once DATABASES says whether this is a production installation.
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# HTTPS hardening is opt-in so that plain-HTTP local runs work with DEBUG off.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# HTTPS=true declares that the site is served over TLS and turns on everything that depends on
+# it; each setting can still be overridden on its own. Off by default so that plain-HTTP local
+# runs (`make run`) work with DEBUG off. See docs/deployment.md.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 60 * 60 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+# Preloading asks browser vendors to hard-code HTTPS for the whole registered domain, a request
+# only its owner makes (at hstspreload.org), so it is opt-in and check --deploy's reminder about
+# it (W021) is silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# TLS ends at a reverse proxy that forwards plain HTTP: trust its X-Forwarded-Proto, or the
+# SSL redirect would loop. Only behind a proxy that always sets that header itself, replacing
+# any a client sent.
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -53,7 +57,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "benchmarks",
     "submissions",
-    "scoring",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +104,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # run so that parallel runs do not trample each other.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_db_{os.getpid()}.sqlite3")}
 
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        # A key generated on one machine's disk would sign sessions and tokens that the other
+        # web servers and workers reject, and a fresh disk would invalidate them all.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off and DATABASE_URL naming a production "
+            "database, set SECRET_KEY to a long random string shared by every web server and "
+            "worker, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    # The embedded default: a per-installation key so that `make run` works without
+    # configuration.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        key_file.write_text(get_random_secret_key())
+    SECRET_KEY = key_file.read_text().strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,8 +154,12 @@ STORAGES = {
         ),
         "OPTIONS": env.json("STORAGE_OPTIONS", default={"location": str(PRIVATE_STORAGE_DIR)}),
     },
+    # With DEBUG off, static files get content-hashed names (served with far-future cache
+    # headers) from the manifest that `collectstatic` writes; a page that names a file missing
+    # from the manifest fails instead of linking a stale or absent file. The test suite runs
+    # without collectstatic and swaps in the plain storage (tests/conftest.py).
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
@@ -182,15 +209,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "scoring"
-CELERY_TASK_ROUTES = {"scoring.tasks.*": {"queue": "scoring"}}
+# Scoring jobs name their queue when published (submissions.pipeline.job_options); the reaper
+# has a queue of its own so that a scoring backlog never delays it.
+CELERY_TASK_ROUTES = {"submissions.tasks.reap_stuck_submissions": {"queue": "maintenance"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
-# A submission left queued or running longer than this is failed by the reaper.
-STUCK_AFTER = timedelta(seconds=env.int("STUCK_AFTER_SECONDS", default=30 * 60))
+# Scoring a prediction file: the soft time limit of its job (the hard one is a minute later).
+SCORING_TIME_LIMIT_SECONDS = env.int("SCORING_TIME_LIMIT_SECONDS", default=600)
+# The reaper publishes a job again when its submission is still queued after REQUEUE_AFTER,
+# doubling the wait each time up to REQUEUE_MAX; it fails a run that is past its job's hard
+# time limit by REAPER_GRACE (its worker died).
+REQUEUE_AFTER = timedelta(seconds=env.int("REQUEUE_AFTER_SECONDS", default=90))
+REQUEUE_MAX = timedelta(seconds=env.int("REQUEUE_MAX_SECONDS", default=30 * 60))
+REAPER_GRACE = timedelta(seconds=env.int("REAPER_GRACE_SECONDS", default=120))
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-submissions": {
-        "task": "scoring.tasks.reap_stuck_submissions",
+        "task": "submissions.tasks.reap_stuck_submissions",
         "schedule": env.int("REAPER_INTERVAL_SECONDS", default=60),
     },
 }

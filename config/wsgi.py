@@ -7,4 +7,4 @@ application = get_wsgi_application()
 
 # Import the scoring stack (pyarrow, numpy, the metric modules) now rather than in the first
 # upload a web process validates, which would otherwise wait seconds for it.
-import scoring.services  # noqa: E402, F401
+import submissions.pipeline  # noqa: E402, F401

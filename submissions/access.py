@@ -3,6 +3,7 @@ so that ids cannot be probed."""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from benchmarks.access import can_maintain
@@ -23,4 +24,13 @@ def get_submission_for(user, submission_id: int) -> Submission:
     )
     if submission is None or not can_see_submission(user, submission):
         raise Http404("No such submission.")
+    return submission
+
+
+def get_own_submission_for(user, submission_id: int) -> Submission:
+    """A submission its participant acts on (cancel): others who may see it get a 403, the
+    rest a 404."""
+    submission = get_submission_for(user, submission_id)
+    if submission.participant_id != user.pk:
+        raise PermissionDenied("Only the participant who made a submission can cancel it.")
     return submission

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from benchmarks.admin import MaintainedOnlyMixin
-from scoring.models import Evaluation
-from submissions.models import Submission
+from benchmarks.admin import BenchmarkAdmin, MaintainedOnlyMixin
+from benchmarks.models import Benchmark
+from submissions import pipeline
+from submissions.models import Evaluation, Submission
 
 FLAGS = ["is_baseline", "is_hidden", "is_disqualified"]
 
@@ -89,3 +90,50 @@ class SubmissionAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
+    """Read-only: evaluations are written by the scorer and cite the data they came from."""
+
+    maintainers_lookup = "submission__benchmark__maintainers"
+    list_display = ["id", "submission", "task", "split", "primary_value", "created_at"]
+    list_select_related = ["submission", "task", "split__task__benchmark"]
+    list_filter = [("task__benchmark", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["submission__name", "submission__participant__username"]
+    readonly_fields = [
+        "submission",
+        "task",
+        "split",
+        "metrics",
+        "slices",
+        "confusion",
+        "efficiency",
+        "provenance",
+        "created_at",
+    ]
+
+    @admin.display(description="Primary metric")
+    def primary_value(self, evaluation):
+        value = evaluation.value(evaluation.task.primary_metric)
+        return "—" if value is None else f"{evaluation.task.primary_metric} {value:.4g}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BenchmarkWithBaselinesAdmin(BenchmarkAdmin):
+    """A bundle imported in the admin gets its automatic baselines, as from the command line."""
+
+    def bundle_import(self, **kwargs) -> Benchmark:
+        return pipeline.benchmark_import_with_baselines(**kwargs)
+
+
+admin.site.unregister(Benchmark)
+admin.site.register(Benchmark, BenchmarkWithBaselinesAdmin)

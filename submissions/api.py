@@ -13,9 +13,10 @@ from rest_framework.response import Response
 from benchmarks.access import get_benchmark_for
 from benchmarks.models import Benchmark
 from submissions import services
-from submissions.access import get_submission_for
-from submissions.results import visible_evaluations
+from submissions.access import get_own_submission_for, get_submission_for
+from submissions.selectors import CELL_FIELDS, SelectionError, breakdown_for, leaderboard_for
 from submissions.serializers import (
+    LeaderboardRowSerializer,
     PredictionUploadSerializer,
     SubmissionCreatedSerializer,
     SubmissionDetailSerializer,
@@ -70,27 +71,21 @@ def submission_breakdown(request, submission_id: int):
     """Per-slice metrics of one evaluation (DESIGN §8): `?task=&split=`, defaulting to the
     submission's first evaluation. Hidden splits come with small cells suppressed."""
     submission = get_submission_for(request.user, submission_id)
-    evaluations = visible_evaluations(request.user, submission)
-    task, split = request.query_params.get("task"), request.query_params.get("split")
-    chosen = [
-        e
-        for e in evaluations
-        if (not task or e["task"] == task) and (not split or e["split"] == split)
-    ]
-    if not chosen:
-        raise NotFound("This submission has no evaluation for that task and split.")
-    result = chosen[0]
-    if result["withheld"]:
-        raise PermissionDenied(
-            f"Scores on split '{result['split']}' are revealed when the benchmark closes."
+    params = request.query_params
+    try:
+        result = breakdown_for(
+            request.user, submission, task=params.get("task"), split=params.get("split")
         )
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
     return Response(
         {
             "task": result["task"],
             "split": result["split"],
             "role": result["role"],
+            "primary": result["primary"],
             "overall": result["metrics"],
-            "slices": result["slices"],
+            "slices": [{k: cell[k] for k in (*CELL_FIELDS, "gap")} for cell in result["cells"]],
             "confusion": result["confusion"],
         }
     )
@@ -99,11 +94,60 @@ def submission_breakdown(request, submission_id: int):
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def submission_cancel(request, submission_id: int):
-    submission = get_submission_for(request.user, submission_id)
-    if submission.participant_id != request.user.pk:
-        raise PermissionDenied("Only the participant who made a submission can cancel it.")
+    submission = get_own_submission_for(request.user, submission_id)
     try:
         submission = services.submission_cancel(submission=submission)
     except services.SubmissionError as exc:
         return Response({"errors": exc.messages}, status=exc.status_code)
     return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
+
+
+LEADERBOARD_PAGE_SIZE = 50
+
+
+def page_number(request) -> int:
+    raw = request.query_params.get("page") or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationError(f"Invalid page '{raw}': use a positive whole number.")
+    return int(raw)
+
+
+@api_view(["GET"])
+def leaderboard(request, slug: str):
+    benchmark = get_benchmark_for(request.user, slug)
+    params = request.query_params
+    try:
+        view = leaderboard_for(
+            request.user,
+            benchmark,
+            task=params.get("task"),
+            split=params.get("split"),
+            sort=params.get("sort"),
+        )
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    if view.split is None:
+        raise NotFound(f"Task '{view.task.slug}' has no scored split.")
+    if view.withheld:
+        raise PermissionDenied(
+            f"Scores on split '{view.split.name}' are revealed when the benchmark closes."
+        )
+    page = page_number(request)
+    start = (page - 1) * LEADERBOARD_PAGE_SIZE
+    rows = view.board.rows[start : start + LEADERBOARD_PAGE_SIZE]
+    next_url = None
+    if len(view.board.rows) > start + LEADERBOARD_PAGE_SIZE:
+        query = params.copy()
+        query["page"] = str(page + 1)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return Response(
+        {
+            "benchmark": benchmark.slug,
+            "task": view.task.slug,
+            "split": view.split.name,
+            "sort": view.sort,
+            "columns": view.columns,
+            "rows": LeaderboardRowSerializer(rows, many=True).data,
+            "next": next_url,
+        }
+    )

@@ -14,6 +14,7 @@ urlpatterns = [
         api.submission_breakdown,
         name="api-submission-breakdown",
     ),
+    path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
     path(
         "submissions/<int:submission_id>/cancel/",
         api.submission_cancel,

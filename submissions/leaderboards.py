@@ -10,9 +10,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, RowNumber
 
 from benchmarks.models import Split, Task
-from scoring.models import Evaluation
 from scoring.tasktypes import lower_is_better, metric_keys
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 
 
 @dataclass

@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
+
+from scoring.tasktypes import key_scales, with_scales
 
 
 def submission_upload_to(submission: Submission, filename: str) -> str:
@@ -17,8 +20,12 @@ class SubmissionQuerySet(models.QuerySet):
         return self.filter(status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING])
 
     def counting_towards_quota(self) -> SubmissionQuerySet:
-        """Everything a participant submitted except runs that failed through our fault."""
-        return self.exclude(status=Submission.Status.FAILED, failed_by_platform=True)
+        """Everything a participant submitted except runs that failed through our fault and
+        runs cancelled before they started (they yield no score, so nothing can be probed
+        with them)."""
+        return self.exclude(status=Submission.Status.FAILED, failed_by_platform=True).exclude(
+            status=Submission.Status.CANCELLED, started_at__isnull=True
+        )
 
     def on_leaderboards(self) -> SubmissionQuerySet:
         return self.scored().filter(is_hidden=False, is_disqualified=False)
@@ -73,7 +80,12 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
-    attempts = models.PositiveIntegerField(default=0)  # scoring jobs republished by the reaper
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="How many times the reaper published the job again."
+    )
+    requeued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reaper last published the job again."
+    )
 
     # Set only by benchmark authors and staff (admin), never through the participant API.
     is_baseline = models.BooleanField(default=False, help_text="Listed as a baseline.")
@@ -107,3 +119,43 @@ class Submission(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.original_filename or self.model_repo_id or f"#{self.pk}"
+
+
+class Evaluation(models.Model):
+    """Scores of one submission on one split of one task, with everything needed to reproduce
+    them (provenance)."""
+
+    submission = models.ForeignKey(
+        "Submission", on_delete=models.CASCADE, related_name="evaluations"
+    )
+    task = models.ForeignKey("benchmarks.Task", on_delete=models.CASCADE, related_name="+")
+    split = models.ForeignKey(
+        "benchmarks.Split", on_delete=models.CASCADE, related_name="evaluations"
+    )
+    # {"accuracy": {"value": 0.71, "ci": [0.66, 0.75]}, ...}; a value may be null (undefined).
+    metrics = models.JSONField(default=dict)
+    # [{"slice": "topic", "cell": "billing", "n": 42, "metrics": {...}}, ...], unsuppressed:
+    # suppression for hidden splits is applied when shown, so a rule change needs no rescoring.
+    slices = models.JSONField(default=list, blank=True)
+    confusion = models.JSONField(null=True, blank=True)
+    efficiency = models.JSONField(null=True, blank=True)
+    provenance = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "split"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "split"], name="evaluation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} on {self.split}"
+
+    @cached_property
+    def display_metrics(self) -> dict:
+        """The metric entries with the display scale of each (from the task's metric specs)."""
+        return with_scales(self.metrics, key_scales(self.task.metrics))
+
+    def value(self, key: str) -> float | None:
+        entry = self.metrics.get(key)
+        return None if entry is None else entry.get("value")

@@ -1,20 +1,39 @@
-"""What of a submission's evaluations a viewer may see (DESIGN §7, §8):
+"""Reads shared by pages and the API, so that they never disagree about what a user may see.
+
+What of a submission's evaluations a viewer may see:
 - values on a hidden split revealed only after close are withheld from everyone but maintainers
   until the benchmark closes;
 - slice cells of hidden splits smaller than MIN_SLICE_SIZE are suppressed, with further cells
   suppressed so that they cannot be recovered by subtraction — for maintainers too, since the
   same figures reach exports and screenshots.
-Pages and the API both present evaluations through this module only."""
+Pages and the API both present evaluations, breakdowns and leaderboards through this module
+only (docs/architecture.md)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from functools import cached_property
+
 from django.conf import settings
+from django.http import Http404
 
 from benchmarks.access import can_maintain
-from benchmarks.models import Split
-from scoring.models import Evaluation
+from benchmarks.models import Benchmark, Split, Task
 from scoring.slices import suppress_hidden_cells
-from submissions.models import Submission
+from scoring.tasktypes import key_scales, lower_is_better, with_scales
+from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
+from submissions.models import Evaluation, Submission
+
+
+class SelectionError(Exception):
+    """A request for something that does not exist in that form (an unknown sort metric, a
+    split without a board): pages show the message, the API answers 400 or 404 with it."""
+
+    def __init__(self, message: str, *, status_code: int = 400):
+        self.message = message
+        self.status_code = status_code
+        super().__init__(message)
+
 
 # Only these fields of stored slices and confusion matrices are ever shown: anything else a
 # future scorer keeps beside them (per-row examples, say) stays on the server unless a view is
@@ -65,3 +84,170 @@ def visible_evaluations(user, submission: Submission) -> list[dict]:
             }
         )
     return results
+
+
+def evaluation_columns(evaluation: Evaluation) -> list[str]:
+    """An evaluation's metric keys in the task's order, then any others it reports."""
+    known = metric_columns(evaluation.task)
+    return [k for k in known if k in evaluation.metrics] + [
+        k for k in evaluation.metrics if k not in known
+    ]
+
+
+def breakdown_cells(result: dict) -> list[dict]:
+    """One visible evaluation's slice cells (already suppressed where the rules say), each with
+    its display scales, its value of the primary metric and the gap to the overall value;
+    slices in the task's order, cells worst first within each slice, suppressed cells last."""
+    evaluation = result["evaluation"]
+    task = evaluation.task
+    key = task.primary_metric
+    scales = key_scales(task.metrics)
+    overall = ((result["metrics"] or {}).get(key) or {}).get("value")
+    sign = -1 if lower_is_better(key) else 1
+    cells, order = [], {}
+    for cell in result["slices"] or []:
+        metrics = cell["metrics"] and with_scales(cell["metrics"], scales)
+        value = ((metrics or {}).get(key) or {}).get("value")
+        gap = value - overall if value is not None and overall is not None else None
+        cells.append({**cell, "metrics": metrics, "value": value, "gap": gap})
+        order.setdefault(cell["slice"], len(order))
+    cells.sort(
+        key=lambda c: (
+            order[c["slice"]],
+            c["suppressed"],
+            c["value"] is None,
+            sign * (c["value"] or 0),
+        )
+    )
+    return cells
+
+
+def breakdown_for(user, submission: Submission, *, task: str | None, split: str | None) -> dict:
+    """The breakdown of one evaluation (the first matching `task` and `split`), as the API and
+    the status page show it. Raises Http404 when there is none, SelectionError(403) while its
+    scores are withheld."""
+    chosen = [
+        r
+        for r in visible_evaluations(user, submission)
+        if (not task or r["task"] == task) and (not split or r["split"] == split)
+    ]
+    if not chosen:
+        raise Http404("This submission has no evaluation for that task and split.")
+    result = chosen[0]
+    if result["withheld"]:
+        raise SelectionError(
+            f"Scores on split '{result['split']}' are revealed when the benchmark closes.",
+            status_code=403,
+        )
+    return {
+        **result,
+        "primary": result["evaluation"].task.primary_metric,
+        "cells": breakdown_cells(result),
+    }
+
+
+@dataclass
+class BoardView:
+    """What a user may see of one task's leaderboard: the scored splits to choose from, the
+    chosen one, and the board unless it is withheld until the benchmark closes."""
+
+    benchmark: Benchmark
+    tasks: list[Task]
+    task: Task
+    splits: list[Split]
+    split: Split | None
+    sort: str
+    columns: list[str]
+    user: object
+
+    @cached_property
+    def is_maintainer(self) -> bool:
+        return can_maintain(self.user, self.benchmark)
+
+    @cached_property
+    def withheld(self) -> bool:
+        """Scores of an `after_close` split stay hidden from participants until the close."""
+        split = self.split
+        return split is not None and not split.scores_visible() and not self.is_maintainer
+
+    @cached_property
+    def board(self) -> Leaderboard | None:
+        if self.split is None or self.withheld:
+            return None
+        return leaderboard_build(task=self.task, split=self.split, sort=self.sort)
+
+    def context(self) -> dict:
+        """Everything a page needs, as template variables."""
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "is_maintainer": self.is_maintainer,
+            "withheld": self.withheld,
+            "board": self.board,
+        }
+
+
+def leaderboard_for(
+    user, benchmark: Benchmark, *, task: str | None, split: str | None, sort: str | None
+) -> BoardView:
+    """The board a user asked for: `task` defaults to the first task, `split` to the task's
+    first hidden split whose scores are visible now (else its first public split), `sort` to
+    the primary metric. An unknown task or split is a 404, a split that is not scored or an
+    unknown sort metric a SelectionError."""
+    # Tasks and their splits in two queries; everything below picks from them.
+    tasks = list(benchmark.tasks.prefetch_related("splits"))
+    task_obj = (
+        next((t for t in tasks if t.slug == task), None) if task else tasks[0] if tasks else None
+    )
+    if task_obj is None:
+        raise Http404("No such task.")
+    for t in tasks:
+        t.benchmark = benchmark
+    all_splits = list(task_obj.splits.all())
+    for s in all_splits:
+        s.task = task_obj
+    splits = [s for s in all_splits if s.is_scored]
+    if split:
+        split_obj = next((s for s in all_splits if s.name == split), None)
+        if split_obj is None:
+            raise Http404("No such split.")
+        if not split_obj.is_scored:
+            raise SelectionError(
+                f"Split '{split_obj.name}' is not scored, so it has no leaderboard.",
+                status_code=404,
+            )
+    else:
+        split_obj = default_split(task_obj)
+    columns = metric_columns(task_obj)
+    sort = sort or task_obj.primary_metric
+    if sort not in columns:
+        raise SelectionError(f"Unknown sort metric '{sort}': use one of {', '.join(columns)}.")
+    return BoardView(
+        benchmark=benchmark,
+        tasks=tasks,
+        task=task_obj,
+        splits=splits,
+        split=split_obj,
+        sort=sort,
+        columns=columns,
+        user=user,
+    )
+
+
+@dataclass
+class QueueWait:
+    """What a queued submission is waiting for, for its status page."""
+
+    ahead: int  # queued submissions published before it
+    republished: int  # times the reaper published its job again
+    republished_at: object  # datetime | None
+
+
+def queue_wait(submission: Submission) -> QueueWait | None:
+    if submission.status != Submission.Status.QUEUED:
+        return None
+    ahead = Submission.objects.filter(
+        status=Submission.Status.QUEUED, created_at__lt=submission.created_at
+    ).count()
+    return QueueWait(
+        ahead=ahead, republished=submission.attempts, republished_at=submission.requeued_at
+    )

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from benchmarks.models import Task
 from submissions.models import Submission
-from submissions.results import visible_evaluations
+from submissions.selectors import visible_evaluations
 
 
 class PredictionUploadSerializer(serializers.Serializer):
@@ -51,7 +51,7 @@ class SubmissionCreatedSerializer(serializers.ModelSerializer):
 
 
 class EvaluationSerializer(serializers.Serializer):
-    """One entry of `submissions.results.visible_evaluations`: metrics are null when withheld."""
+    """One entry of `submissions.selectors.visible_evaluations`: metrics are null when withheld."""
 
     task = serializers.CharField(read_only=True)
     split = serializers.CharField(read_only=True)
@@ -99,3 +99,16 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     def get_evaluations(self, submission: Submission) -> list[dict]:
         evaluations = visible_evaluations(self.context["request"].user, submission)
         return EvaluationSerializer(evaluations, many=True).data
+
+
+class LeaderboardRowSerializer(serializers.Serializer):
+    """One `submissions.leaderboards.Row`: a submission's public face and its metric values."""
+
+    rank = serializers.IntegerField(allow_null=True, read_only=True)
+    submission = serializers.IntegerField(source="evaluation.submission_id", read_only=True)
+    participant = serializers.CharField(source="submission.participant.username", read_only=True)
+    name = serializers.CharField(source="submission.display_name", read_only=True)
+    kind = serializers.CharField(source="submission.kind", read_only=True)
+    is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
+    created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
+    metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)

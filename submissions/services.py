@@ -1,5 +1,6 @@
-"""Submission workflows: create (validate, store, enqueue), cancel, and the state changes the
-worker makes. Only these functions change a submission's status."""
+"""Submission workflows a participant starts: create (validate, store, enqueue) and cancel, and
+the quota. The worker's side of a submission's life is in submissions/pipeline.py; only these two
+modules change a submission's status."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Task
+from submissions import pipeline
 from submissions.models import Submission
 
 logger = logging.getLogger(__name__)
@@ -99,8 +101,6 @@ def submission_create(
     """Accept a prediction file: check the policy and quota, validate the file completely (so a
     participant hears about a bad file at once, not from a failed run), store it and enqueue
     scoring once the row is committed."""
-    from scoring.services import PredictionsRejected, predictions_check
-
     if uploaded_file is None:
         raise SubmissionError("Attach a prediction file (field 'file').")
     limit = settings.MAX_PREDICTION_FILE_MB * 1024 * 1024
@@ -112,42 +112,38 @@ def submission_create(
     if uploaded_file.size == 0:
         raise SubmissionError("The file is empty.")
 
-    with transaction.atomic():
-        # One submission at a time per participant, so two parallel uploads cannot both pass
-        # the quota check.
-        get_user_model().objects.select_for_update().filter(pk=participant.pk).first()
-        _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
-        try:
-            predictions_check(benchmark=benchmark, task=task, uploaded=uploaded_file)
-        except PredictionsRejected as exc:
-            raise SubmissionError(exc.messages) from None
-
-        submission = Submission(
-            benchmark=benchmark,
-            participant=participant,
-            task=task,
-            kind=Submission.Kind.PREDICTIONS,
-            original_filename=uploaded_file.name[:255],
-            name=name.strip()[:200],
-            description=description.strip(),
-            celery_task_id=str(uuid.uuid4()),
-        )
-        uploaded_file.seek(0)
-        submission.file.save(f"{uuid.uuid4().hex}-{uploaded_file.name}", uploaded_file, save=False)
-        submission.save()
-        transaction.on_commit(lambda: enqueue(submission))
-    return submission
-
-
-def enqueue(submission: Submission) -> None:
-    """Publish the scoring job. A broker that is down must not turn an accepted upload into an
-    error page: the failure is logged and the reaper publishes the job again later."""
-    from scoring.tasks import score_submission
-
+    # Validation and storage come first and outside any lock: a large file takes seconds to
+    # check, and on SQLite a write lock held that long stalls every other upload. The lock
+    # below covers only the quota count, the insert and the enqueue.
+    _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
     try:
-        score_submission.apply_async(args=[submission.pk], task_id=submission.celery_task_id)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        logger.error("Could not enqueue submission %s: %s", submission.pk, type(exc).__name__)
+        pipeline.predictions_check(benchmark=benchmark, task=task, uploaded=uploaded_file)
+    except pipeline.PredictionsRejected as exc:
+        raise SubmissionError(exc.messages) from None
+    submission = Submission(
+        benchmark=benchmark,
+        participant=participant,
+        task=task,
+        kind=Submission.Kind.PREDICTIONS,
+        original_filename=uploaded_file.name[:255],
+        name=name.strip()[:200],
+        description=description.strip(),
+        celery_task_id=str(uuid.uuid4()),
+    )
+    uploaded_file.seek(0)
+    submission.file.save(f"{uuid.uuid4().hex}-{uploaded_file.name}", uploaded_file, save=False)
+    try:
+        with transaction.atomic():
+            # One submission at a time per participant, so two parallel uploads cannot both
+            # pass the quota check (a row lock on PostgreSQL; SQLite's write lock anyway).
+            get_user_model().objects.select_for_update().filter(pk=participant.pk).first()
+            _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
+            submission.save()
+            transaction.on_commit(lambda: pipeline.enqueue(submission))
+    except BaseException:
+        submission.file.delete(save=False)  # nothing is kept of a refused upload
+        raise
+    return submission
 
 
 def submission_cancel(*, submission: Submission) -> Submission:
@@ -165,97 +161,6 @@ def submission_cancel(*, submission: Submission) -> Submission:
             f"{submission.get_status_display().lower()}.",
             status_code=400,
         )
-    if submission.celery_task_id:
-        from config.celery import app
-
-        try:
-            app.control.revoke(submission.celery_task_id)
-        except Exception as exc:  # best effort: a running job also stops at its final check
-            logger.warning("Could not revoke %s: %s", submission.pk, type(exc).__name__)
+    pipeline.job_revoke(submission)
     submission.refresh_from_db()
     return submission
-
-
-def submission_claim(*, submission_id: int) -> bool:
-    """Atomically move a queued submission to running. False when someone else has it, it was
-    cancelled, or it is already final: redelivered and duplicate messages do nothing."""
-    return bool(
-        Submission.objects.filter(pk=submission_id, status=Status.QUEUED).update(
-            status=Status.RUNNING,
-            started_at=timezone.now(),
-            progress=0.0,
-        )
-    )
-
-
-def submission_set_progress(*, submission_id: int, progress: float) -> None:
-    Submission.objects.filter(pk=submission_id, status=Status.RUNNING).update(
-        progress=min(max(progress, 0.0), 1.0)
-    )
-
-
-def submission_fail(*, submission_id: int, message: str, by_platform: bool = False) -> bool:
-    """Record a failure with a participant-safe message. Only unfinished submissions change."""
-    return bool(
-        Submission.objects.filter(pk=submission_id)
-        .unfinished()
-        .update(
-            status=Status.FAILED,
-            error=message,
-            failed_by_platform=by_platform,
-            finished_at=timezone.now(),
-        )
-    )
-
-
-def submission_requeue_stale(*, older_than: timedelta = timedelta(minutes=2)) -> list[int]:
-    """Publish again the jobs of submissions still queued after `older_than` (a publish that
-    failed, a message lost with a broker restart). Claims are atomic, so a job that was only
-    slow to start is not scored twice."""
-    limit = timezone.now() - older_than
-    # Once only (`attempts` counts republished jobs): a long backlog behind busy workers must
-    # not fill the queue with copies every minute.
-    stale = list(
-        Submission.objects.filter(
-            status=Status.QUEUED,
-            attempts=0,
-            created_at__lt=limit,
-            created_at__gte=limit - settings.STUCK_AFTER,
-        )
-    )
-    for submission in stale:
-        Submission.objects.filter(pk=submission.pk).update(attempts=1)
-        enqueue(submission)
-    if stale:
-        logger.warning("Requeued submissions still queued: %s", [s.pk for s in stale])
-    return [s.pk for s in stale]
-
-
-def submission_reap_stuck(*, older_than: timedelta | None = None) -> list[int]:
-    """Fail submissions left queued or running past the limit (a lost message, a dead worker),
-    so nothing stays stuck. They fail as the platform's fault: the quota is not charged."""
-    older_than = older_than or settings.STUCK_AFTER
-    limit = timezone.now() - older_than
-    minutes = max(1, int(older_than.total_seconds() // 60))
-    message = (
-        f"Scoring did not finish within {minutes} minutes and was stopped. This was the "
-        "platform's fault and does not count towards your quota; please submit again."
-    )
-    reaped = []
-    # The filters are repeated in the update so that a submission claimed or finished between
-    # the two queries is left alone.
-    for stuck in (
-        Submission.objects.filter(status=Status.QUEUED, created_at__lt=limit),
-        Submission.objects.filter(status=Status.RUNNING, started_at__lt=limit),
-    ):
-        ids = list(stuck.values_list("pk", flat=True))
-        if ids and stuck.filter(pk__in=ids).update(
-            status=Status.FAILED,
-            error=message,
-            failed_by_platform=True,
-            finished_at=timezone.now(),
-        ):
-            reaped += ids
-    if reaped:
-        logger.warning("Reaped stuck submissions: %s", reaped)
-    return reaped

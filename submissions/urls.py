@@ -7,4 +7,5 @@ urlpatterns = [
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),
+    path("b/<slug:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
 ]

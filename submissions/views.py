@@ -3,21 +3,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from benchmarks.access import get_benchmark_for
-from benchmarks.leaderboards import metric_columns
-from scoring.models import Evaluation
-from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions import services
-from submissions.access import get_submission_for
+from submissions.access import get_own_submission_for, get_submission_for
 from submissions.forms import SubmissionForm
-from submissions.models import Submission
-from submissions.results import visible_evaluations
+from submissions.models import Evaluation, Submission
+from submissions.selectors import (
+    SelectionError,
+    breakdown_cells,
+    evaluation_columns,
+    leaderboard_for,
+    queue_wait,
+    visible_evaluations,
+)
 
 
 @login_required
@@ -60,61 +64,30 @@ def submission_detail(request, pk):
     submission = get_submission_for(request.user, pk)
     results = []
     if submission.status == Submission.Status.SCORED:
-        results = [_presented(r) for r in visible_evaluations(request.user, submission)]
+        results = [
+            result
+            if result["withheld"]
+            else {
+                **result,
+                "columns": evaluation_columns(result["evaluation"]),
+                "primary": result["evaluation"].task.primary_metric,
+                "cells": breakdown_cells(result),
+            }
+            for result in visible_evaluations(request.user, submission)
+        ]
     context = {
         "submission": submission,
         "results": results,
+        "waiting": queue_wait(submission),
         "min_slice_size": settings.MIN_SLICE_SIZE,
     }
     return render(request, "submissions/submission_detail.html", context)
 
 
-def _presented(result: dict) -> dict:
-    """Adds what the page shows for one evaluation: its metric columns in the task's order and
-    the per-slice breakdown, with small cells of hidden splits suppressed (DESIGN §7)."""
-    evaluation = result["evaluation"]
-    if result["withheld"]:
-        return result
-    task = evaluation.task
-    known = metric_columns(task)
-    columns = [k for k in known if k in evaluation.metrics]
-    columns += [k for k in evaluation.metrics if k not in known]
-    key = task.primary_metric
-    return {
-        **result,
-        "columns": columns,
-        "primary": key,
-        "slices": slice_breakdown(result["slices"], evaluation.metrics, key, task=task),
-    }
-
-
-def slice_breakdown(cells: list[dict], overall: dict, key: str, *, task) -> list[dict]:
-    """Cells (already suppressed where the rules say, by submissions.results) grouped by slice,
-    worst first, each with its gap to the overall value of `key`."""
-    scales = key_scales(task.metrics)
-    cells = [
-        {**cell, "metrics": cell["metrics"] and with_scales(cell["metrics"], scales)}
-        for cell in cells
-    ]
-    overall_value = (overall.get(key) or {}).get("value")
-    groups: dict[str, list[dict]] = {}
-    for cell in cells:
-        value = ((cell["metrics"] or {}).get(key) or {}).get("value")
-        known = value is not None and overall_value is not None
-        cell.update(value=value, gap=value - overall_value if known else None)
-        groups.setdefault(cell["slice"], []).append(cell)
-    sign = -1 if lower_is_better(key) else 1
-    for group in groups.values():
-        group.sort(key=lambda c: (c["suppressed"], c["value"] is None, sign * (c["value"] or 0)))
-    return [{"name": name, "cells": group} for name, group in groups.items()]
-
-
 @login_required
 @require_POST
 def submission_cancel(request, pk):
-    submission = get_submission_for(request.user, pk)
-    if submission.participant_id != request.user.pk:
-        raise PermissionDenied("Only the participant who submitted it can cancel a submission.")
+    submission = get_own_submission_for(request.user, pk)
     try:
         services.submission_cancel(submission=submission)
     except services.SubmissionError as exc:
@@ -143,3 +116,19 @@ def my_submissions(request):
             evaluation.task.benchmark = submission.benchmark
             evaluation.split.task = evaluation.task
     return render(request, "submissions/my_submissions.html", {"page": page})
+
+
+@require_GET
+def leaderboard(request, slug):
+    benchmark = get_benchmark_for(request.user, slug)
+    params = {k: request.GET.get(k) for k in ("task", "split", "sort")}
+    try:
+        view = leaderboard_for(request.user, benchmark, **params)
+    except SelectionError as exc:
+        if exc.status_code == 404:
+            raise Http404(exc.message) from None
+        # The same answer as the API's, in the page: what was wrong and what to use instead.
+        view = leaderboard_for(request.user, benchmark, **{**params, "sort": None})
+        context = {**view.context(), "error": exc.message}
+        return render(request, "submissions/leaderboard.html", context, status=400)
+    return render(request, "submissions/leaderboard.html", view.context())

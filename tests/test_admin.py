@@ -13,8 +13,7 @@ from django.urls import reverse
 from benchmarks.admin import SplitAdminForm
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark, Split, Task
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 from tests.base import (
     PlatformTestCase,
     classification_rows,

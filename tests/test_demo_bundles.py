@@ -10,10 +10,9 @@ from django.conf import settings
 
 from benchmarks.models import Split
 from benchmarks.services import benchmark_import
-from scoring import services
-from scoring.models import Evaluation
 from scoring.tasktypes import TASK_TYPES
-from submissions.models import Submission
+from submissions import pipeline as services
+from submissions.models import Evaluation, Submission
 
 DEMO_ROOT = Path(settings.BASE_DIR) / "demo"
 BUNDLES = sorted(p.parent for p in DEMO_ROOT.glob("*/benchmark.yaml"))

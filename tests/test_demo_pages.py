@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from benchmarks.services import benchmark_import
-from scoring import services
+from submissions import pipeline as services
 from submissions.models import Submission
 
 DEMO_ROOT = Path(settings.BASE_DIR) / "demo"

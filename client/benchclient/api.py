@@ -1,9 +1,10 @@
-"""A small client for the platform's REST API (DESIGN §8), built on urllib alone."""
+"""A small client for the platform's REST API (`/api/v1/`), built on urllib alone."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
@@ -87,6 +88,40 @@ class Client:
                 ]
             )
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        accept: str = "application/json",
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """(url, body, headers) of the answer to `method path` (a path under the platform, or
+        a full URL such as a leaderboard's `next`)."""
+        url = path if path.startswith(("http://", "https://")) else self.url + path
+        query = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        if query:
+            url += "?" + urlencode(query)
+        headers = {"Accept": accept, "User-Agent": f"benchclient/{__version__}"}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = Request(url, data=body, headers=headers, method=method)
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                data = response.read()
+                answer_headers = dict(getattr(response, "headers", None) or {})
+        except HTTPError as exc:
+            raise ApiError(error_messages(exc), status=exc.code) from None
+        except URLError as exc:
+            raise ApiError([f"Cannot reach {self.url}: {exc.reason}."]) from None
+        except TimeoutError:
+            raise ApiError([f"{self.url} did not answer within {self.timeout:.0f} s."]) from None
+        return url, data, answer_headers
+
     def request(
         self,
         method: str,
@@ -96,27 +131,8 @@ class Client:
         body: bytes | None = None,
         content_type: str | None = None,
     ):
-        """The decoded JSON answer to `method path` (a path under the platform, or a full URL
-        such as a leaderboard's `next`)."""
-        url = path if path.startswith(("http://", "https://")) else self.url + path
-        query = {k: v for k, v in (query or {}).items() if v not in (None, "")}
-        if query:
-            url += "?" + urlencode(query)
-        headers = {"Accept": "application/json", "User-Agent": f"benchclient/{__version__}"}
-        if self.token:
-            headers["Authorization"] = f"Token {self.token}"
-        if content_type:
-            headers["Content-Type"] = content_type
-        request = Request(url, data=body, headers=headers, method=method)
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                data = response.read()
-        except HTTPError as exc:
-            raise ApiError(error_messages(exc), status=exc.code) from None
-        except URLError as exc:
-            raise ApiError([f"Cannot reach {self.url}: {exc.reason}."]) from None
-        except TimeoutError:
-            raise ApiError([f"{self.url} did not answer within {self.timeout:.0f} s."]) from None
+        """The decoded JSON answer to `method path`."""
+        url, data, _ = self.send(method, path, query=query, body=body, content_type=content_type)
         try:
             return json.loads(data)
         except ValueError:
@@ -173,3 +189,18 @@ class Client:
             f"/api/v1/benchmarks/{quote(benchmark, safe='')}/leaderboard/",
             query={"task": task, "split": split, "sort": sort, "page": page},
         )
+
+    def download(
+        self, benchmark: str, task: str, split: str, *, fmt: str = "csv"
+    ) -> tuple[bytes, str]:
+        """(content, suggested file name) of a split's download: ids and inputs, and the labels
+        of train and public splits."""
+        path = "/api/v1/benchmarks/{}/tasks/{}/splits/{}/inputs".format(
+            *(quote(part, safe="") for part in (benchmark, task, split))
+        )
+        _, data, headers = self.send("GET", path, query={"format": fmt}, accept="*/*")
+        disposition = {k.lower(): v for k, v in headers.items()}.get("content-disposition", "")
+        match = re.search(r'filename="([^"]+)"', disposition)
+        # The name becomes a local file: no folders, no leading dots, plain characters only.
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(match.group(1))) if match else ""
+        return data, name.lstrip(".") or f"{benchmark}-{task}-{split}.{fmt}"

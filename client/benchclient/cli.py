@@ -1,5 +1,7 @@
-"""`bench`: submit prediction files, follow them and read leaderboards from a terminal.
+"""`bench`: download splits, submit prediction files, follow them and read leaderboards from a
+terminal.
 
+    bench download BENCHMARK TASK SPLIT [--format csv|jsonl|parquet] [-o FILE]
     bench submit BENCHMARK FILE [--task T] [--name N] [--description D] [--wait]
     bench status ID
     bench cancel ID
@@ -139,6 +141,18 @@ def wait_for(client: Client, submission_id: int, out: TextIO, interval: float) -
         time.sleep(interval)
 
 
+def cmd_download(client: Client, args, out: TextIO) -> int:
+    data, name = client.download(args.benchmark, args.task, args.split, fmt=args.format)
+    path = args.output or name
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise ApiError([f"Cannot write {path}: {exc.strerror}."]) from None
+    print(f"Wrote {path} ({len(data):,} bytes).", file=out)
+    return 0
+
+
 def cmd_submit(client: Client, args, out: TextIO) -> int:
     created = client.submit(
         args.benchmark, args.file, task=args.task, name=args.name, description=args.description
@@ -196,6 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"benchclient {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    download = commands.add_parser(
+        "download",
+        parents=[connection],
+        help="download a split: ids and inputs, and the labels of train and public splits",
+    )
+    download.add_argument("benchmark", help="benchmark slug")
+    download.add_argument("task", help="task slug")
+    download.add_argument("split", help="split name, e.g. train, dev, test")
+    download.add_argument(
+        "--format", choices=["csv", "jsonl", "parquet"], default="csv", help="file format (csv)"
+    )
+    download.add_argument(
+        "-o", "--output", help="file to write (default: the name the platform suggests)"
+    )
+    download.set_defaults(func=cmd_download)
 
     submit = commands.add_parser("submit", parents=[connection], help="upload a prediction file")
     submit.add_argument("benchmark", help="benchmark slug")

@@ -120,6 +120,7 @@ class BenchmarkDetailApiTests(PlatformTestCase):
                             "inputs_url": (
                                 "/api/v1/benchmarks/sentiment/tasks/sst/splits/dev/inputs"
                             ),
+                            "inputs_include_labels": True,
                         },
                         {
                             "name": "test",
@@ -128,6 +129,7 @@ class BenchmarkDetailApiTests(PlatformTestCase):
                             "reveal": "always",
                             "inputs_downloadable": False,
                             "inputs_url": None,
+                            "inputs_include_labels": False,
                         },
                     ],
                 }

@@ -8,8 +8,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from benchmarks.models import Benchmark, Split, Task
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 from tests.base import (
     PlatformTestCase,
     make_benchmark,

@@ -27,8 +27,7 @@ from django.test import TestCase, override_settings
 from benchmarks.bundles import BundleError
 from benchmarks.models import Benchmark, Split, Task
 from benchmarks.services import benchmark_export, benchmark_import
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 
 DEMO = Path(settings.BASE_DIR) / "demo" / "sentiment-mini"
 LABELS = ["negative", "positive"]

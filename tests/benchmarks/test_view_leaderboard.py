@@ -218,7 +218,7 @@ class LeaderboardQueryCountTests(PlatformTestCase):
         self.client.force_login(self.alice)
         # benchmark, tasks (tabs), task, splits (tabs), default split, session, user,
         # can_maintain, board
-        with self.assertNumQueries(9):
+        with self.assertNumQueries(7):
             self.client.get(url)
         for i in range(3, 9):
             make_scored_submission(
@@ -227,6 +227,6 @@ class LeaderboardQueryCountTests(PlatformTestCase):
                 {"test": {"accuracy": i / 10}},
                 is_baseline=i % 2 == 0,
             )
-        with self.assertNumQueries(9):
+        with self.assertNumQueries(7):
             response = self.client.get(url)
         self.assertEqual(len(response.context["board"].rows), 9)

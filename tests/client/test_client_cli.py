@@ -18,8 +18,15 @@ from benchclient.cli import main
 from django.test import SimpleTestCase
 
 
+class FakeResponse(io.BytesIO):
+    def __init__(self, data: bytes, headers: dict[str, str]):
+        super().__init__(data)
+        self.headers = headers
+
+
 class FakeOpener:
-    """Answers requests in order with (status, JSON body) pairs or raises given exceptions."""
+    """Answers requests in order with (status, JSON body[, headers]) or raises given
+    exceptions."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
@@ -30,11 +37,11 @@ class FakeOpener:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        status, body = answer
+        status, body, *headers = answer
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         if status >= 400:
             raise HTTPError(request.full_url, status, "Refused", {}, io.BytesIO(data))
-        return io.BytesIO(data)
+        return FakeResponse(data, headers[0] if headers else {})
 
 
 def multipart_fields(request) -> dict:
@@ -365,6 +372,97 @@ class LeaderboardCommandTests(ClientTestCase):
         code, _, err, _ = self.bench("leaderboard", "sentiment", answers=[(403, refused)])
         self.assertEqual(code, 1)
         self.assertIn("revealed when the benchmark closes", err)
+
+
+class DownloadCommandTests(ClientTestCase):
+    CSV = b'"id","text","label"\n"train-000","good","pos"\n'
+
+    def setUp(self):
+        super().setUp()
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+
+    def work_in_folder(self):
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(self.folder)
+
+    def test_it_writes_the_split_to_the_given_file(self):
+        path = os.path.join(self.folder, "train.csv")
+        code, out, err, opener = self.bench(
+            "--token",
+            "k",
+            "download",
+            "sentiment",
+            "sst",
+            "train",
+            "-o",
+            path,
+            answers=[(200, self.CSV)],
+        )
+        self.assertEqual((code, err), (0, ""))
+        (request,) = opener.requests
+        self.assertEqual(request.get_method(), "GET")
+        self.assertEqual(
+            request.full_url,
+            "http://127.0.0.1:8000/api/v1/benchmarks/sentiment/tasks/sst/splits/train/inputs"
+            "?format=csv",
+        )
+        self.assertEqual(request.get_header("Authorization"), "Token k")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), self.CSV)
+        self.assertEqual(out, f"Wrote {path} ({len(self.CSV)} bytes).\n")
+
+    def test_it_asks_for_the_format_and_takes_the_name_the_platform_suggests(self):
+        headers = {
+            "Content-Disposition": 'attachment; filename="sentiment-sst-test-inputs.parquet"'
+        }
+        self.work_in_folder()
+        code, out, _, opener = self.bench(
+            "download",
+            "sentiment",
+            "sst",
+            "test",
+            "--format",
+            "parquet",
+            answers=[(200, b"PAR1", headers)],
+        )
+        self.assertEqual(code, 0)
+        self.assertTrue(opener.requests[0].full_url.endswith("/splits/test/inputs?format=parquet"))
+        with open(os.path.join(self.folder, "sentiment-sst-test-inputs.parquet"), "rb") as f:
+            self.assertEqual(f.read(), b"PAR1")
+        self.assertIn("Wrote sentiment-sst-test-inputs.parquet (4 bytes).", out)
+
+    def test_a_suggested_name_cannot_leave_the_folder(self):
+        headers = {"Content-Disposition": 'attachment; filename="../../etc/.profile"'}
+        self.work_in_folder()
+        code, _, _, _ = self.bench(
+            "download", "sentiment", "sst", "dev", answers=[(200, b"x", headers)]
+        )
+        self.assertEqual(code, 0)
+        self.assertEqual(os.listdir(self.folder), ["profile"])
+
+    def test_a_refused_download_prints_the_platforms_message_and_writes_nothing(self):
+        refused = {"errors": ["The inputs of split 'test' are not downloadable."]}
+        path = os.path.join(self.folder, "test.csv")
+        code, out, err, _ = self.bench(
+            "download", "sentiment", "sst", "test", "-o", path, answers=[(404, refused)]
+        )
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, "error: The inputs of split 'test' are not downloadable.\n")
+        self.assertFalse(os.path.exists(path))
+
+    def test_an_unwritable_file_is_reported(self):
+        path = os.path.join(self.folder, "no-such-folder", "x.csv")
+        code, _, err, _ = self.bench(
+            "download", "sentiment", "sst", "train", "-o", path, answers=[(200, self.CSV)]
+        )
+        self.assertEqual(code, 1)
+        self.assertIn(f"Cannot write {path}", err)
+
+    def test_only_known_formats_are_asked_for(self):
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            main(["download", "sentiment", "sst", "train", "--format", "xlsx"])
 
 
 class MultipartEncodingTests(SimpleTestCase):

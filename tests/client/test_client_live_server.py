@@ -1,10 +1,13 @@
-"""`bench` end to end against a real server (LiveServerTestCase): submit, status, leaderboard.
+"""`bench` end to end against a real server (LiveServerTestCase): download, submit, status,
+leaderboard.
 Scoring is not run: publishing to the broker is replaced, so the submission stays queued."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -24,7 +27,7 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         self.alice = make_user("alice")
         self.benchmark = make_benchmark(maintainers=(self.author,))
         self.token = Token.objects.create(user=self.alice).key
-        patcher = mock.patch("scoring.tasks.score_submission.apply_async")
+        patcher = mock.patch("submissions.tasks.score_submission.apply_async")
         self.enqueue = patcher.start()
         self.addCleanup(patcher.stop)
         folder = tempfile.TemporaryDirectory()
@@ -49,9 +52,9 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         submission_id = int(re.search(r"Submitted #(\d+) \(queued\)", out).group(1))
         submission = Submission.objects.get(pk=submission_id)
         self.assertEqual((submission.participant, submission.name), (self.alice, "cli run"))
-        self.enqueue.assert_called_once_with(
-            args=[submission_id], task_id=submission.celery_task_id
-        )
+        self.enqueue.assert_called_once()
+        self.assertEqual(self.enqueue.call_args.kwargs["args"], [submission_id])
+        self.assertEqual(self.enqueue.call_args.kwargs["task_id"], submission.celery_task_id)
 
         code, out, _ = self.bench("status", str(submission_id))
         self.assertEqual(code, 0)
@@ -76,3 +79,23 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         other = make_scored_submission(self.benchmark, self.author, {"test": {"accuracy": 0.5}})
         code, _, err = self.bench("status", str(other.pk))
         self.assertEqual((code, err), (1, "error: No such submission.\n"))
+
+    def test_a_participant_downloads_the_public_labels_and_the_hidden_inputs(self):
+        dev = self.folder / "dev.csv"
+        code, out, err = self.bench("download", "sentiment", "sst", "dev", "-o", str(dev))
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn(f"Wrote {dev}", out)
+        rows = list(csv.DictReader(io.StringIO(dev.read_text())))
+        gold = [r for r in gold_rows(self.benchmark) if r["id"].startswith("dev-")]
+        self.assertEqual(
+            [(r["id"], r["text"], r["label"]) for r in rows],
+            [(r["id"], r["text"], r["label"]) for r in gold],
+        )
+
+        test = self.folder / "test.jsonl"
+        code, _, _ = self.bench(
+            "download", "sentiment", "sst", "test", "--format", "jsonl", "-o", str(test)
+        )
+        self.assertEqual(code, 0)
+        first = test.read_text().splitlines()[0]
+        self.assertEqual(list(json.loads(first)), ["id", "text"])

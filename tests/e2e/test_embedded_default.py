@@ -123,7 +123,8 @@ def test_a_participant_downloads_inputs_submits_and_is_ranked(embedded_platform)
             token,
         )
         rows = list(csv.DictReader(io.StringIO(content.decode())))
-        assert "label" not in rows[0]
+        # Public splits come with their labels (for validation); hidden ones never.
+        assert ("label" in rows[0]) == (split["role"] == "public")
         ids += [row["id"] for row in rows]
 
     # A keyword rule: the kind of baseline a participant writes in a minute.

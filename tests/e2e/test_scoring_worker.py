@@ -11,9 +11,8 @@ from django.test import TransactionTestCase
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from scoring.models import Evaluation
-from scoring.tasks import score_submission
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
+from submissions.tasks import score_submission
 from tests.base import (
     assert_no_hidden_labels,
     gold_rows,

@@ -6,11 +6,10 @@ from pathlib import Path
 import pyarrow as pa
 from django.conf import settings
 
-from benchmarks.leaderboards import leaderboard_build
-from benchmarks.services import benchmark_import
-from scoring import baselines, services
-from scoring.models import Evaluation
-from submissions.models import Submission
+from scoring import baselines
+from submissions import pipeline as services
+from submissions.leaderboards import leaderboard_build
+from submissions.models import Evaluation, Submission
 from tests.base import PlatformTestCase
 
 DEMO = Path(settings.BASE_DIR) / "demo" / "sentiment-mini"
@@ -57,7 +56,7 @@ class BaselineFunctionTests(PlatformTestCase):
 class BaselinesCreateTests(PlatformTestCase):
     def test_the_demo_import_submits_baselines_that_rank_as_expected(self):
         with self.captureOnCommitCallbacks(execute=True):
-            benchmark = benchmark_import(source=DEMO)
+            benchmark = services.benchmark_import_with_baselines(source=DEMO)
         submissions = Submission.objects.filter(benchmark=benchmark, is_baseline=True)
         self.assertEqual(
             sorted(submissions.values_list("name", flat=True)),

@@ -5,8 +5,8 @@ import io
 import zipfile
 
 from benchmarks.models import Split
-from scoring import services
-from scoring.models import Evaluation
+from submissions import pipeline as services
+from submissions.models import Evaluation
 from submissions.services import SubmissionError, submission_create
 from tests.base import (
     PlatformTestCase,

@@ -3,8 +3,8 @@ from io import StringIO
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from scoring import services
-from scoring.models import Evaluation
+from submissions import pipeline as services
+from submissions.models import Evaluation
 from submissions.services import submission_create
 from tests.base import PlatformTestCase, gold_rows, prediction_csv, upload
 

@@ -2,9 +2,8 @@
 
 from unittest import mock
 
-from scoring import services
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions import pipeline as services
+from submissions.models import Evaluation, Submission
 from submissions.services import submission_create
 from tests.base import PlatformTestCase, gold_rows, hidden_pairs, prediction_csv, upload
 
@@ -60,7 +59,7 @@ class SubmissionScoreTests(PlatformTestCase):
         secret = f"{pairs[0][0]} is {pairs[0][1]}"
         with (
             mock.patch.object(services, "score_split", side_effect=RuntimeError(secret)),
-            self.assertLogs("scoring.services", "ERROR") as logs,
+            self.assertLogs("submissions.pipeline", "ERROR") as logs,
         ):
             services.submission_score(submission_id=submission.pk)
         submission.refresh_from_db()

@@ -3,8 +3,7 @@ participant can reach, on good and bad requests, is searched for a hidden row's 
 
 from __future__ import annotations
 
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 from tests.base import (
     PlatformTestCase,
     assert_no_hidden_labels,

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from benchmarks.models import Split
-from scoring.models import Evaluation
+from submissions.models import Evaluation
 from tests.base import PlatformTestCase, make_scored_submission
 
 

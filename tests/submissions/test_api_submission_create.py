@@ -78,12 +78,14 @@ class SubmissionCreateApiTests(SubmissionCreateApiTestCase):
 
     def test_it_enqueues_scoring_once_the_submission_is_committed(self):
         with (
-            mock.patch("scoring.tasks.score_submission.apply_async") as apply_async,
+            mock.patch("submissions.tasks.score_submission.apply_async") as apply_async,
             self.captureOnCommitCallbacks(execute=True),
         ):
             response = self.post(self.good_csv)
-        apply_async.assert_called_once_with(
-            args=[response.json()["id"]], task_id=Submission.objects.get().celery_task_id
+        apply_async.assert_called_once()
+        self.assertEqual(apply_async.call_args.kwargs["args"], [response.json()["id"]])
+        self.assertEqual(
+            apply_async.call_args.kwargs["task_id"], Submission.objects.get().celery_task_id
         )
 
     def test_it_accepts_a_file_for_a_named_task(self):

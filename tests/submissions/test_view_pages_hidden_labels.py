@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 
-from scoring.services import submission_score
 from submissions.models import Submission
+from submissions.pipeline import submission_score
 from tests.base import (
     PlatformTestCase,
     assert_no_hidden_labels,

@@ -2,8 +2,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from benchmarks.models import Split
-from scoring.models import Evaluation
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 from tests.base import (
     PlatformTestCase,
     assert_no_hidden_labels,

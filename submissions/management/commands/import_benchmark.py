@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks.bundles import BundleError
-from benchmarks.services import benchmark_import
+from submissions.pipeline import benchmark_import_with_baselines
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user named '{maintainer}'.")
         try:
-            benchmark = benchmark_import(source=path, maintainer=user, update=update)
+            benchmark = benchmark_import_with_baselines(source=path, maintainer=user, update=update)
         except BundleError as exc:
             for message in exc.messages:
                 self.stderr.write(message)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.services import PredictionsRejected, submission_rescore
 from submissions.models import Submission
+from submissions.pipeline import PredictionsRejected, submission_rescore
 
 
 class Command(BaseCommand):

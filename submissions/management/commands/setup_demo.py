@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark
-from benchmarks.services import benchmark_import
+from submissions.pipeline import benchmark_import_with_baselines
 
 DEMO_BUNDLE = settings.BASE_DIR / "demo" / "sentiment-mini"
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             participant.set_password("demo-password")
             participant.save()
         if not Benchmark.objects.filter(slug="sentiment-mini").exists():
-            benchmark = benchmark_import(source=DEMO_BUNDLE, maintainer=author)
+            benchmark = benchmark_import_with_baselines(source=DEMO_BUNDLE, maintainer=author)
             self.stdout.write(f"Imported the demo benchmark '{benchmark.slug}'.")
         self.stdout.write(
             "Demo logins: participant demo / demo-password; "

@@ -1,0 +1,543 @@
+"""A submission's life, from upload to scores: check an upload, publish the job, claim it,
+compute the evaluations with the scoring library, record the outcome; baselines; rescoring; the
+reaper that keeps anything from staying stuck. The submissions app's services alone change a
+submission's status, and this module is where the worker's changes happen (see
+docs/architecture.md)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import traceback
+import uuid
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePosixPath
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from benchmarks.models import Benchmark, Split, Task
+from benchmarks.services import benchmark_import
+from scoring.baselines import baselines_for
+from scoring.evaluation import align_predictions, check_tag_lengths, score_split
+from scoring.predictions import PredictionFileError, check_predictions, read_prediction_file
+from scoring.tasktypes import TOKEN_CLASSIFICATION
+from submissions.models import Evaluation, Submission
+
+logger = logging.getLogger(__name__)
+
+Status = Submission.Status
+SCORER_VERSION = "1"
+PREDICTION_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+
+
+class PredictionsRejected(Exception):
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+@dataclass
+class TaskFile:
+    task: Task
+    filename: str
+    data: bytes | None = None  # set for members of a zip
+    source: object = None  # a path or binary file object otherwise
+
+    def open(self):
+        return io.BytesIO(self.data) if self.data is not None else self.source
+
+
+def _is_prediction_name(name: str) -> bool:
+    lower = name.lower().removesuffix(".gz")
+    return lower.endswith(PREDICTION_SUFFIXES)
+
+
+def task_files(
+    *, benchmark: Benchmark, task: Task | None, fileobj, filename: str
+) -> list[TaskFile]:
+    """Which task each prediction file is for: a zip holds `<task-slug>.<ext>` per task; a
+    single file goes to the task named in the request, or to the benchmark's only task."""
+    tasks = list(benchmark.tasks.all())
+    if filename.lower().endswith(".zip"):
+        try:
+            archive = zipfile.ZipFile(fileobj)
+        except zipfile.BadZipFile:
+            raise PredictionsRejected(["The .zip file is not a valid zip archive."]) from None
+        by_slug = {t.slug: t for t in tasks}
+        found, errors = [], []
+        for info in archive.infolist():
+            if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
+                continue
+            name = PurePosixPath(info.filename).name
+            stem = name.split(".", 1)[0]
+            if not _is_prediction_name(name):
+                errors.append(f"{info.filename}: expected <task>.csv, .jsonl or .parquet.")
+            elif stem not in by_slug:
+                errors.append(
+                    f"{info.filename}: no task '{stem}' in this benchmark "
+                    f"(tasks: {', '.join(by_slug)})."
+                )
+            else:
+                found.append(TaskFile(task=by_slug[stem], filename=name, data=archive.read(info)))
+        if task is not None:
+            found = [f for f in found if f.task == task]
+        if not found and not errors:
+            errors.append("The zip holds no prediction file named after a task.")
+        if errors:
+            raise PredictionsRejected(errors)
+        return found
+    if not _is_prediction_name(filename):
+        raise PredictionsRejected(
+            [
+                f"'{filename}' is not a prediction file: use .csv, .jsonl or .parquet "
+                "(optionally .gz), or a .zip with one file per task."
+            ]
+        )
+    if task is None:
+        if len(tasks) != 1:
+            slugs = ", ".join(t.slug for t in tasks)
+            raise PredictionsRejected(
+                [f"This benchmark has several tasks ({slugs}): say which one with 'task'."]
+            )
+        task = tasks[0]
+    return [TaskFile(task=task, filename=filename, source=fileobj)]
+
+
+# Frozen splits are immutable (a fingerprint names their content), so a process keeps the most
+# recent few in memory instead of reading the Parquet file for every submission. Web processes
+# only check uploads, which needs the id column alone: it is read and kept on its own.
+_GOLD_CACHE: OrderedDict[tuple, pa.Table] = OrderedDict()
+_GOLD_CACHE_SIZE = 8
+
+
+def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Table:
+    key = (split.pk, split.fingerprint, columns)
+    table = _GOLD_CACHE.get(key)
+    if table is None:
+        with split.data.open("rb") as f:
+            table = pq.read_table(f, columns=list(columns) if columns else None)
+        _GOLD_CACHE[key] = table
+        while len(_GOLD_CACHE) > _GOLD_CACHE_SIZE:
+            _GOLD_CACHE.popitem(last=False)
+    else:
+        _GOLD_CACHE.move_to_end(key)
+    return table
+
+
+def task_gold_ids(task: Task) -> pa.Array:
+    """Ids of every scored split of the task: a prediction file covers exactly these."""
+    id_only = (task.id_column,)
+    columns = [split_table(s, id_only).column(task.id_column) for s in task.scored_splits]
+    return pa.chunked_array(columns).combine_chunks().cast(pa.string())
+
+
+def _read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
+    task = task_file.task
+    try:
+        table = read_prediction_file(task_file.open(), task_file.filename)
+        checked = check_predictions(task.spec(), task_gold_ids(task), table)
+        if at_upload and task.type == TOKEN_CLASSIFICATION:
+            # One tag per input token: checked against the tokens (inputs, not labels), so the
+            # participant hears of a wrong length at upload. (Scoring checks it again on the
+            # gold tags it reads anyway.)
+            for split in task.scored_splits:
+                gold = split_table(split, (task.id_column, task.input_columns[0]))
+                ids = gold.column(task.id_column)
+                tags = align_predictions(ids.combine_chunks().cast(pa.string()), checked)
+                check_tag_lengths(ids, gold.column(task.input_columns[0]).combine_chunks(), tags)
+        return checked
+    except PredictionFileError as exc:
+        prefix = f"{task_file.filename}: " if task_file.data is not None else ""
+        raise PredictionsRejected([prefix + m for m in exc.messages]) from None
+
+
+def predictions_check(*, benchmark: Benchmark, task: Task | None, uploaded) -> None:
+    """Validate an upload completely; raises PredictionsRejected with every problem found."""
+    files = task_files(benchmark=benchmark, task=task, fileobj=uploaded, filename=uploaded.name)
+    errors = []
+    for task_file in files:
+        try:
+            _read_and_check(task_file, at_upload=True)
+        except PredictionsRejected as exc:
+            errors += exc.messages
+    if errors:
+        raise PredictionsRejected(errors)
+
+
+# Publishing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Where a submission's job runs and for how long, decided when it is published."""
+
+    queue: str
+    soft_time_limit: int
+    time_limit: int
+
+    def as_celery(self) -> dict:
+        return {
+            "queue": self.queue,
+            "soft_time_limit": self.soft_time_limit,
+            "time_limit": self.time_limit,
+        }
+
+
+def job_options(submission: Submission) -> JobOptions:
+    """Prediction files are scored on the CPU queue: a million rows take seconds, so the soft
+    limit means something is wrong, and the hard limit leaves time to record the failure."""
+    soft = settings.SCORING_TIME_LIMIT_SECONDS
+    return JobOptions(queue="scoring", soft_time_limit=soft, time_limit=soft + 60)
+
+
+def enqueue(submission: Submission) -> None:
+    """Publish the scoring job. A broker that is down must not turn an accepted upload into an
+    error page: the failure is logged and the reaper publishes the job again later."""
+    from submissions.tasks import score_submission
+
+    try:
+        score_submission.apply_async(
+            args=[submission.pk],
+            task_id=submission.celery_task_id,
+            **job_options(submission).as_celery(),
+        )
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.error("Could not enqueue submission %s: %s", submission.pk, type(exc).__name__)
+
+
+def job_revoke(submission: Submission) -> None:
+    """Best effort: a revoked job is dropped by the worker that receives it; a running job also
+    stops at its final check, since it records only over a running row."""
+    from submissions.tasks import score_submission
+
+    if not submission.celery_task_id:
+        return
+    try:
+        score_submission.app.control.revoke(submission.celery_task_id)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.warning("Could not revoke %s: %s", submission.pk, type(exc).__name__)
+
+
+# The worker's state changes --------------------------------------------------------------
+
+
+def submission_claim(*, submission_id: int) -> bool:
+    """Atomically move a queued submission to running. False when someone else has it, it was
+    cancelled, or it is already final: redelivered and duplicate messages do nothing."""
+    return bool(
+        Submission.objects.filter(pk=submission_id, status=Status.QUEUED).update(
+            status=Status.RUNNING,
+            started_at=timezone.now(),
+            progress=0.0,
+        )
+    )
+
+
+def submission_set_progress(*, submission_id: int, progress: float) -> None:
+    Submission.objects.filter(pk=submission_id, status=Status.RUNNING).update(
+        progress=min(max(progress, 0.0), 1.0)
+    )
+
+
+def submission_fail(*, submission_id: int, message: str, by_platform: bool = False) -> bool:
+    """Record a failure with a participant-safe message. Only unfinished submissions change."""
+    return bool(
+        Submission.objects.filter(pk=submission_id)
+        .unfinished()
+        .update(
+            status=Status.FAILED,
+            error=message,
+            failed_by_platform=by_platform,
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def submission_record(*, submission_id: int, evaluations: list[Evaluation]) -> bool:
+    """Store the scores and mark the submission scored, only over a still-running row: a
+    cancelled or reaped submission stays so, and its scores are dropped."""
+    with transaction.atomic():
+        finished = Submission.objects.filter(pk=submission_id, status=Status.RUNNING).update(
+            status=Status.SCORED, progress=1.0, finished_at=timezone.now()
+        )
+        if finished:
+            Evaluation.objects.filter(submission_id=submission_id).delete()
+            Evaluation.objects.bulk_create(evaluations)
+    return bool(finished)
+
+
+# Scoring ---------------------------------------------------------------------------------
+
+
+def provenance_for(split: Split, result_provenance: dict) -> dict:
+    return {
+        **result_provenance,
+        "split": {
+            "name": split.name,
+            "fingerprint": split.fingerprint,
+            "rows": split.num_rows,
+            "hub_repo_id": split.hub_repo_id or None,
+            "hub_commit": split.hub_commit or None,
+        },
+        "scorer_version": SCORER_VERSION,
+        "scored_at": timezone.now().isoformat(),
+    }
+
+
+def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Evaluation]:
+    """Score every task file of a submission on every scored split (unsaved Evaluations)."""
+    with submission.file.open("rb") as f:
+        files = task_files(
+            benchmark=submission.benchmark,
+            task=submission.task,
+            fileobj=io.BytesIO(f.read()),
+            filename=submission.original_filename or submission.file.name,
+        )
+    splits = {tf.task.pk: list(tf.task.scored_splits) for tf in files}
+    total = sum(len(task_splits) for task_splits in splits.values())
+    evaluations = []
+    for tf in files:
+        predictions = _read_and_check(tf)
+        spec = tf.task.spec()
+        for split in splits[tf.task.pk]:
+            try:
+                result = score_split(
+                    spec,
+                    split_table(split),
+                    predictions,
+                    resamples=settings.BOOTSTRAP_RESAMPLES,
+                    seed=0,
+                )
+            except PredictionFileError as exc:
+                raise PredictionsRejected(exc.messages) from None
+            evaluations.append(
+                Evaluation(
+                    submission=submission,
+                    task=tf.task,
+                    split=split,
+                    metrics=result["metrics"],
+                    slices=result["slices"],
+                    confusion=result.get("confusion"),
+                    provenance=provenance_for(split, result["provenance"]),
+                )
+            )
+            if on_progress:
+                on_progress(len(evaluations) / total)
+    return evaluations
+
+
+def submission_score(*, submission_id: int) -> None:
+    """The scoring job: claim a queued submission, score it, and record the outcome. A bad file
+    is an outcome (failed + message); an unexpected error fails the submission as the
+    platform's fault and is logged without its message, which could quote data."""
+    if not submission_claim(submission_id=submission_id):
+        return
+    submission = Submission.objects.select_related("benchmark", "task").get(pk=submission_id)
+
+    def progress(value: float) -> None:
+        # Scoring is most of the work; leave the last step for the save.
+        submission_set_progress(submission_id=submission_id, progress=0.95 * value)
+
+    try:
+        evaluations = evaluations_compute(submission=submission, on_progress=progress)
+    except PredictionsRejected as exc:
+        submission_fail(submission_id=submission_id, message="\n".join(exc.messages))
+        return
+    except SoftTimeLimitExceeded:
+        submission_fail(
+            submission_id=submission_id,
+            message="Scoring took longer than the time limit and was stopped. This does not "
+            "count towards your quota; if it happens again, please tell the benchmark's authors.",
+            by_platform=True,
+        )
+        return
+    except Exception as exc:
+        logger.error(
+            "Scoring submission %s failed with %s:\n%s",
+            submission_id,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        submission_fail(
+            submission_id=submission_id,
+            message="Scoring failed because of an internal error. It has been logged and does "
+            "not count towards your quota.",
+            by_platform=True,
+        )
+        return
+    submission_record(submission_id=submission_id, evaluations=evaluations)
+
+
+def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:
+    """Recompute a scored submission's evaluations from its stored file and the frozen splits,
+    and report every metric value that changed (beyond float noise). With `save`, the new
+    evaluations replace the old ones, so scores follow a metric fix."""
+    old = {
+        (e.split_id, key): entry.get("value")
+        for e in submission.evaluations.all()
+        for key, entry in e.metrics.items()
+    }
+    new_evaluations = evaluations_compute(submission=submission)
+    changes = []
+    for evaluation in new_evaluations:
+        for key, entry in evaluation.metrics.items():
+            before, after = old.get((evaluation.split_id, key)), entry.get("value")
+            same = (before is None and after is None) or (
+                before is not None and after is not None and abs(before - after) <= 1e-12
+            )
+            if not same:
+                changes.append(
+                    {
+                        "submission": submission.pk,
+                        "task": evaluation.task.slug,
+                        "split": evaluation.split.name,
+                        "metric": key,
+                        "before": before,
+                        "after": after,
+                    }
+                )
+    if save:
+        with transaction.atomic():
+            Evaluation.objects.filter(submission=submission).delete()
+            Evaluation.objects.bulk_create(new_evaluations)
+    return changes
+
+
+# Baselines -------------------------------------------------------------------------------
+
+BASELINE_USERNAME = "baseline"
+
+
+def baselines_create(*, task: Task) -> list[Submission]:
+    """Compute the task's automatic baselines and submit them as baseline submissions (scored
+    by the worker like any other). Baselines learn from the train split, else the public
+    splits; hidden labels are never used."""
+    splits = list(task.splits.all())
+    train = [s for s in splits if s.role == Split.Role.TRAIN]
+    learn_from = train or [s for s in splits if s.role == Split.Role.PUBLIC]
+    learn = pa.concat_tables([split_table(s) for s in learn_from]) if learn_from else None
+    input_columns = [task.id_column, *task.input_columns]
+    inputs = pa.concat_tables([split_table(s).select(input_columns) for s in task.scored_splits])
+    spec = task.spec()
+    baselines = baselines_for(
+        spec, has_train=bool(train), learn_rows=learn.num_rows if learn else 0
+    )
+    if not baselines:
+        return []
+    owner, created = get_user_model().objects.get_or_create(username=BASELINE_USERNAME)
+    if created:
+        owner.set_unusable_password()
+        owner.save(update_fields=["password"])
+    submissions = []
+    with transaction.atomic():
+        # A re-import recomputes the baselines: the earlier ones go.
+        Submission.objects.filter(task=task, participant=owner, is_baseline=True).delete()
+        for name, baseline in baselines.items():
+            table = baseline(spec, learn, inputs)
+            sink = io.BytesIO()
+            pq.write_table(table, sink)
+            submission = Submission(
+                benchmark=task.benchmark,
+                participant=owner,
+                task=task,
+                name=name,
+                description="Computed by the platform when the benchmark was imported.",
+                original_filename=f"{task.slug}.parquet",
+                is_baseline=True,
+                celery_task_id=str(uuid.uuid4()),
+            )
+            submission.file.save(
+                f"{uuid.uuid4().hex}-{task.slug}.parquet", ContentFile(sink.getvalue()), save=False
+            )
+            submission.save()
+            submissions.append(submission)
+        for submission in submissions:
+            transaction.on_commit(lambda s=submission: enqueue(s))
+    return submissions
+
+
+def benchmark_baselines_create(*, benchmark: Benchmark) -> None:
+    """The automatic baselines of every task, after every successful import (an update
+    replaces the earlier ones). A baseline that cannot be computed is logged and skipped: the
+    import itself has succeeded."""
+    for task in benchmark.tasks.all():
+        try:
+            baselines_create(task=task)
+        except Exception as exc:  # the import stands; the log says which task and why
+            logger.error("Baselines for %s failed: %s", task, type(exc).__name__)
+
+
+def benchmark_import_with_baselines(**kwargs) -> Benchmark:
+    """Import a bundle (benchmarks.services.benchmark_import, same arguments), then submit the
+    automatic baselines of every task once the import has committed."""
+    benchmark = benchmark_import(**kwargs)
+    transaction.on_commit(lambda: benchmark_baselines_create(benchmark=benchmark))
+    return benchmark
+
+
+# The reaper ------------------------------------------------------------------------------
+
+
+def republish_delay(attempts: int) -> timedelta:
+    """How long a queued job waits before it is published again: REQUEUE_AFTER, doubling with
+    every republish up to REQUEUE_MAX, so that a long backlog behind busy workers does not
+    fill the queue with copies."""
+    delay = settings.REQUEUE_AFTER * (2 ** min(attempts, 16))
+    return min(delay, max(settings.REQUEUE_AFTER, settings.REQUEUE_MAX))
+
+
+def submission_requeue_stale(*, now=None) -> list[int]:
+    """Publish again the jobs of submissions still queued after their back-off (a publish that
+    failed, a message lost with a broker). Claims are atomic, so a job that was only slow to
+    start is still scored once. A queued submission is never failed for waiting: a backlog is
+    not a fault, and its page says it is waiting."""
+    now = now or timezone.now()
+    requeued = []
+    candidates = Submission.objects.filter(
+        status=Status.QUEUED, created_at__lt=now - settings.REQUEUE_AFTER
+    ).only("pk", "attempts", "created_at", "requeued_at", "celery_task_id", "kind", "task_id")
+    for submission in candidates:
+        waiting_since = submission.requeued_at or submission.created_at
+        if now - waiting_since < republish_delay(submission.attempts):
+            continue
+        # Conditional on what was read, so that two reapers never both republish.
+        if Submission.objects.filter(
+            pk=submission.pk, status=Status.QUEUED, attempts=submission.attempts
+        ).update(attempts=submission.attempts + 1, requeued_at=now):
+            enqueue(submission)
+            requeued.append(submission.pk)
+    if requeued:
+        logger.warning("Published again the jobs of queued submissions: %s", requeued)
+    return requeued
+
+
+def submission_reap_stuck(*, now=None) -> list[int]:
+    """Fail submissions whose run is no longer progressing: running past the hard time limit
+    of their job (plus a grace period), which a live worker would have enforced, so their
+    worker died. They fail as the platform's fault: the quota is not charged."""
+    now = now or timezone.now()
+    reaped = []
+    for submission in Submission.objects.filter(status=Status.RUNNING).select_related("task"):
+        limit = job_options(submission).time_limit + settings.REAPER_GRACE.total_seconds()
+        if submission.started_at and now - submission.started_at > timedelta(seconds=limit):
+            minutes = max(1, round(limit / 60))
+            message = (
+                f"Scoring did not finish within {minutes} minutes and was stopped. This was "
+                "the platform's fault and does not count towards your quota; please submit "
+                "again."
+            )
+            if submission_fail(submission_id=submission.pk, message=message, by_platform=True):
+                reaped.append(submission.pk)
+    if reaped:
+        logger.warning("Reaped stuck submissions: %s", reaped)
+    return reaped

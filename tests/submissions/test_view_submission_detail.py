@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 from django.urls import reverse
 from django.utils import timezone
 
@@ -71,6 +73,27 @@ class SubmissionDetailTests(PlatformTestCase):
         self.assertContains(response, 'style="width: 40%"')
         self.assertContains(response, "Running")
         self.assertContains(response, "Started")
+
+    def test_a_queued_submission_says_what_it_waits_for(self):
+        Submission.objects.create(
+            benchmark=self.benchmark,
+            participant=self.bob,
+            created_at=self.queued.created_at - timedelta(minutes=1),
+        )
+        self.client.force_login(self.alice)
+        response = self.client.get(self.url(self.queued))
+        self.assertContains(response, "waiting for a scoring worker (1 submission ahead of it)")
+        self.assertNotContains(response, "sent to the queue again")
+
+    def test_a_republished_submission_says_its_job_was_sent_again(self):
+        Submission.objects.filter(pk=self.queued.pk).update(
+            attempts=2, requeued_at=datetime(2026, 5, 1, 12, 30, 5, tzinfo=UTC)
+        )
+        self.client.force_login(self.alice)
+        response = self.client.get(self.url(self.queued))
+        self.assertContains(response, "its job was sent to the queue again at 12:30:05 UTC")
+        self.assertContains(response, "(2 times so far)")
+        self.assertContains(response, "Cancelling it now costs no quota")
 
     def test_the_owner_gets_a_cancel_button_while_it_is_queued(self):
         self.client.force_login(self.alice)

@@ -64,9 +64,11 @@ class LastQuotaSlotRaceTests(TransactionTestCase):
 
     def test_eight_uploads_at_once_fill_the_quota_and_no_more(self):
         storage = Submission._meta.get_field("file").storage
-        folder = Submission(benchmark=self.benchmark).file.field.generate_filename(
-            Submission(benchmark=self.benchmark), "x"
-        ).rsplit("/", 1)[0]
+        folder = (
+            Submission(benchmark=self.benchmark)
+            .file.field.generate_filename(Submission(benchmark=self.benchmark), "x")
+            .rsplit("/", 1)[0]
+        )
         before = set(storage.listdir(folder)[1]) if storage.exists(folder) else set()
         won, refused = self.race(8)
         self.assertEqual(len(won), 2)

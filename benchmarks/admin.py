@@ -202,7 +202,7 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
         return [path("import/", view, name="benchmarks_benchmark_import"), *super().get_urls()]
 
     def import_view(self, request):
-        """Import a bundle (DESIGN §4) as `manage.py import_benchmark` does; the importing
+        """Import a bundle (docs/formats.md) as `manage.py import_benchmark` does; the importing
         author becomes a maintainer. Only a benchmark's maintainers may replace it."""
         if not self.has_add_permission(request):
             raise PermissionDenied

@@ -1,4 +1,4 @@
-"""REST API for benchmarks: list, detail, split input downloads and leaderboards (DESIGN §8).
+"""REST API for benchmarks: list, detail and split downloads (docs/formats.md).
 Read-only; anyone may read what the access helpers let them see."""
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class Benchmark(models.Model):
         related_name="maintained_benchmarks",
         help_text="Authors who may edit this benchmark and see every submission to it.",
     )
-    # Submission policy (DESIGN §4 submission_policy).
+    # Submission policy (`submission_policy` in a bundle, docs/formats.md).
     accepted_kinds = models.JSONField(
         default=list,
         blank=True,

@@ -1,4 +1,4 @@
-"""Benchmark workflows: importing and exporting bundles (DESIGN §4)."""
+"""Benchmark workflows: importing and exporting bundles (docs/formats.md)."""
 
 from __future__ import annotations
 

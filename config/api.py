@@ -1,4 +1,4 @@
-"""API-wide behaviour: every 4xx/5xx answer is `{"errors": [...]}` (DESIGN §8)."""
+"""API-wide behaviour: every 4xx/5xx answer is `{"errors": [...]}` (docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -170,7 +170,7 @@ MAX_PREDICTION_FILE_MB = env.int("MAX_PREDICTION_FILE_MB", default=200)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-# Hidden-split slice cells smaller than this are suppressed everywhere (DESIGN §7).
+# Hidden-split slice cells smaller than this are suppressed everywhere (docs/formats.md).
 MIN_SLICE_SIZE = env.int("MIN_SLICE_SIZE", default=20)
 BOOTSTRAP_RESAMPLES = env.int("BOOTSTRAP_RESAMPLES", default=1000)
 

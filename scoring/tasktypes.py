@@ -1,5 +1,5 @@
-"""The task types of DESIGN §5 and the metrics each may use: names, arguments, reported keys and
-direction. Pure data, shared by bundle validation, scoring and the leaderboard."""
+"""The task types (docs/formats.md) and the metrics each may use: names, arguments, reported
+keys and direction. Pure data, shared by bundle validation, scoring and the leaderboard."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def normalize_metric_spec(spec: str | dict) -> dict:
 
 
 def metric_keys(spec: dict) -> list[str]:
-    """The keys a metric spec reports under (DESIGN §5): `{name: f1, average: macro}` →
+    """The keys a metric spec reports under (docs/formats.md): `{name: f1, average: macro}` →
     `["f1_macro"]`. For squad, the HasAns/NoAns keys exist only on v2 data; they are listed here
     so that a primary metric may name them."""
     info = METRICS[spec["name"]]

@@ -1,5 +1,6 @@
-"""REST API for submissions (DESIGN §8): upload a prediction file, read a submission, cancel it.
-Participants change nothing else: status and flags move only through services."""
+"""REST API for submissions (docs/formats.md): upload a prediction file, read a submission,
+cancel it, leaderboards. Participants change nothing else: status and flags move only through
+services."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def submission_detail(request, submission_id: int):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def submission_breakdown(request, submission_id: int):
-    """Per-slice metrics of one evaluation (DESIGN §8): `?task=&split=`, defaulting to the
+    """Per-slice metrics of one evaluation (docs/formats.md): `?task=&split=`, defaulting to the
     submission's first evaluation. Hidden splits come with small cells suppressed."""
     submission = get_submission_for(request.user, submission_id)
     params = request.query_params

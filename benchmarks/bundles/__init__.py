@@ -1,4 +1,4 @@
-"""Benchmark bundles (DESIGN §4): `benchmark.yaml` plus data files, as a folder or a zip.
+"""Benchmark bundles (docs/formats.md): `benchmark.yaml` plus data files, as a folder or a zip.
 
 `bundle_open` gives the bundle's folder, `bundle_load` validates it and freezes every split into
 canonical Parquet; the database side lives in `benchmarks.services`.

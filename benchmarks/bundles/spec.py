@@ -1,4 +1,4 @@
-"""`benchmark.yaml` (DESIGN §4): parsing, validation and normalisation into plain dicts.
+"""`benchmark.yaml` (docs/formats.md): parsing, validation and normalisation into plain dicts.
 
 Validation collects every problem instead of stopping at the first; each message starts with the
 key path it is about (`tasks[0].columns.label: ...`). Nothing here reads data files beyond

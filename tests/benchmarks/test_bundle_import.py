@@ -1,4 +1,4 @@
-"""benchmark_import / benchmark_export: bundles in, benchmarks out (DESIGN §4).
+"""benchmark_import / benchmark_export: bundles in, benchmarks out (docs/formats.md).
 
 The small builders here (`bundle_spec`, `write_bundle`, `BundleTestCase`) are shared with the
 other bundle test files.

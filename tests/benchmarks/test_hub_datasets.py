@@ -1,6 +1,6 @@
-"""Bundles whose splits come from a Hugging Face dataset (`data.hub`, DESIGN §4), loaded offline
-by the real loading code (`datasets.load_dataset`): from a local dataset repository folder, and
-from a Hugging Face hub cache laid out as `snapshot_download` leaves it, with HF_HUB_OFFLINE=1.
+"""Bundles whose splits come from a Hugging Face dataset (`data.hub`), loaded offline by the
+real loading code (`datasets.load_dataset`): from a local dataset repository folder, and from a
+Hugging Face hub cache laid out as `snapshot_download` leaves it, with HF_HUB_OFFLINE=1.
 
 No test touches the network: offline mode makes huggingface_hub refuse every request.
 """

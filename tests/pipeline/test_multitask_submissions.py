@@ -1,5 +1,5 @@
 """A multi-task benchmark takes a zip with one `<task>.<ext>` file per task, or one file with
-`task` named (DESIGN §5)."""
+`task` named (docs/formats.md)."""
 
 import io
 import zipfile

@@ -1,4 +1,4 @@
-"""Reading and checking prediction files (DESIGN §5)."""
+"""Reading and checking prediction files (docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Slice cells and the suppression of small cells (DESIGN §7)."""
+"""Slice cells and the suppression of small cells (docs/formats.md)."""
 
 from __future__ import annotations
 

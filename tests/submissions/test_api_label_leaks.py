@@ -1,4 +1,4 @@
-"""Hidden labels never leave the server through the API (DESIGN §7): every endpoint a
+"""Hidden labels never leave the server through the API (docs/formats.md): every endpoint a
 participant can reach, on good and bad requests, is searched for a hidden row's label."""
 
 from __future__ import annotations

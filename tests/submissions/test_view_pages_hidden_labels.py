@@ -1,4 +1,4 @@
-"""Every page a participant can reach, searched for a hidden row's label (DESIGN §7)."""
+"""Every page a participant can reach, searched for a hidden row's label (docs/formats.md)."""
 
 from django.urls import reverse
 

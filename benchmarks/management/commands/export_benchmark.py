@@ -7,7 +7,7 @@ from benchmarks.services import benchmark_export
 
 
 class Command(BaseCommand):
-    help = "Export a benchmark as a bundle zip that import_benchmark reads back (DESIGN §4)."
+    help = "Export a benchmark as a bundle zip that import_benchmark reads back (docs/formats.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="Slug of the benchmark to export.")

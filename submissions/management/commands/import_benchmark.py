@@ -8,7 +8,7 @@ from submissions.pipeline import benchmark_import_with_baselines
 
 
 class Command(BaseCommand):
-    help = "Import a benchmark bundle (a folder or .zip with benchmark.yaml) — DESIGN §4."
+    help = "Import a benchmark bundle (a folder or .zip with benchmark.yaml) (docs/formats.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="Bundle folder or .zip file.")

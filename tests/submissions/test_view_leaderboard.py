@@ -2,6 +2,7 @@ import re
 from datetime import timedelta
 
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Split, Task
@@ -128,6 +129,18 @@ class LeaderboardTests(PlatformTestCase):
         self.assertContains(response, "?task=sst&amp;split=test&amp;sort=accuracy")
         self.assertContains(response, "?task=sst&amp;split=test&amp;sort=f1_macro")
         self.assertEqual(response.context["board"].sort, "f1_macro")
+
+    def test_an_unknown_sort_metric_is_a_400_saying_what_the_api_says(self):
+        self.score(self.alice, 0.9)
+        response = self.client.get(self.url(sort="bleu"))
+        self.assertEqual(response.status_code, 400)
+        api = self.client.get(
+            f"/api/v1/benchmarks/{self.benchmark.slug}/leaderboard/", {"sort": "bleu"}
+        )
+        self.assertEqual(api.status_code, 400)
+        self.assertContains(response, escape(api.json()["errors"][0]), status_code=400)
+        # The board is still there, by the primary metric, so the page stays useful.
+        self.assertEqual(response.context["board"].sort, "accuracy")
 
     def test_it_shows_confidence_intervals(self):
         submission = self.score(self.alice, 0.812)

@@ -2,8 +2,8 @@ import re
 from datetime import timedelta
 
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from benchmarks.models import Benchmark, Split, Task
 from tests.base import PlatformTestCase, make_benchmark, make_scored_submission, make_user

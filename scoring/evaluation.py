@@ -6,6 +6,7 @@ Pure: no Django. The result is plain JSON-serialisable data (floats, None for un
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 
@@ -22,7 +23,7 @@ from scoring.metrics.regression import RegressionScorer
 from scoring.metrics.rouge import RougeScorer
 from scoring.metrics.squad import SquadScorer
 from scoring.metrics.tagging import SeqevalScorer
-from scoring.predictions import PredictionFileError, raise_row_errors
+from scoring.predictions import PredictionFileError, as_array, raise_row_errors, same_ids
 from scoring.slices import slice_cells
 
 LIBRARIES = ("numpy", "pyarrow", "scipy", "scikit-learn", "evaluate", "sacrebleu", "rouge-score")
@@ -37,10 +38,10 @@ def metric_specs(task_spec: dict) -> list[dict]:
 def align_predictions(gold_ids: pa.Array, predictions: pa.Table) -> pa.Array:
     """The prediction column reordered to the gold ids' order (predictions may hold ids of other
     splits). Raises PredictionFileError if a gold id has no prediction."""
-    pred_ids = predictions["id"].combine_chunks()
-    if len(pred_ids) == len(gold_ids) and pc.all(pc.equal(pred_ids, gold_ids)).as_py():
+    pred_ids = as_array(predictions["id"])
+    if same_ids(pred_ids, gold_ids):
         # check_predictions returns rows in gold order: the usual case costs no hash lookup.
-        return predictions["prediction"].combine_chunks()
+        return as_array(predictions["prediction"])
     positions = pc.index_in(gold_ids, value_set=pred_ids)
     missing = positions.null_count
     if missing:
@@ -48,12 +49,11 @@ def align_predictions(gold_ids: pa.Array, predictions: pa.Table) -> pa.Array:
         raise PredictionFileError(
             f"{missing} ids of the split have no prediction, e.g. {', '.join(examples)}."
         )
-    return pc.take(predictions["prediction"].combine_chunks(), positions)
+    return pc.take(as_array(predictions["prediction"]), positions)
 
 
 def _string_ids(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = as_array(column)
     return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
 
 
@@ -62,13 +62,22 @@ def _label_codes(values: pa.Array, labels: list[str]) -> tuple[np.ndarray, list[
     become extra classes rather than an error, so a stray gold value cannot crash scoring."""
     if pa.types.is_integer(values.type):
         return np.asarray(values, dtype=np.int64), labels
+    if pa.types.is_dictionary(values.type):
+        # Checked predictions come dictionary-encoded: each distinct value is looked up once.
+        value_codes, labels = _label_codes(values.dictionary, labels)
+        indices = values.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, -1)  # picks the -1 appended below
+        return np.append(value_codes, -1)[np.asarray(indices)], labels
     values = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
     codes = pc.index_in(values, value_set=pa.array(labels, pa.string()))
     if codes.null_count:
         extra = sorted(set(values.filter(pc.is_null(codes)).unique().to_pylist()) - {None})
         labels = labels + [str(e) for e in extra]
         codes = pc.index_in(values, value_set=pa.array(labels, pa.string()))
-    return np.asarray(pc.fill_null(codes, -1), dtype=np.int64), labels
+    if codes.null_count:
+        codes = pc.fill_null(codes, -1)
+    return np.asarray(codes).astype(np.int64), labels
 
 
 def build_scorer(
@@ -77,7 +86,7 @@ def build_scorer(
     """The task type's scorer for aligned gold rows and predictions."""
     task_type = task_spec["type"]
     columns = task_spec["columns"]
-    label = gold[columns["label"]].combine_chunks()
+    label = as_array(gold[columns["label"]])
     if task_type in tasktypes.CLASSIFICATION_TYPES:
         labels = [str(name) for name in columns["labels"]]
         true_codes, labels = _label_codes(label, labels)
@@ -125,7 +134,9 @@ def check_tag_lengths(ids: pa.ChunkedArray | pa.Array, gold_tags: pa.Array, tags
         raise_row_errors(shown, len(bad))
 
 
-def library_versions() -> dict[str, str]:
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    # Reading package metadata costs tens of milliseconds, and it cannot change while we run.
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -133,6 +144,10 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def library_versions() -> dict[str, str]:
+    return dict(_installed_versions())  # a copy: callers may change theirs
 
 
 def score_split(
@@ -144,7 +159,7 @@ def score_split(
     seed: int = 0,
 ) -> dict:
     """Score one split. `predictions` is the output of `check_predictions`; `gold` the split's
-    frozen table. Returns {"metrics", "slices", "confusion", "provenance"} (see DESIGN §5, §7)."""
+    frozen table. Returns {"metrics", "slices", "confusion", "provenance"} (see docs/formats.md)."""
     gold_ids = _string_ids(gold[task_spec["columns"]["id"]])
     prediction = align_predictions(gold_ids, predictions)
     specs = metric_specs(task_spec)

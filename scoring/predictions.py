@@ -1,4 +1,4 @@
-"""Reading and checking prediction files (DESIGN §5).
+"""Reading and checking prediction files (docs/formats.md).
 
 A prediction file is CSV, JSON lines (or a JSON array) or Parquet, optionally gzip-compressed,
 with an `id` and a `prediction` column (and optionally `task`). Reading is done by pyarrow; every
@@ -32,6 +32,7 @@ MAX_EXAMPLES = 5
 NUMBER_PATTERN = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 # Decompressed size cap, so that a small .gz cannot expand into a memory bomb.
 MAX_BYTES = 2 * 1024**3
+CSV_BLOCK_BYTES = 64 << 20
 
 
 class PredictionFileError(ValueError):
@@ -88,6 +89,8 @@ def _read_bytes(source: str | bytes | BinaryIO, gzipped: bool) -> bytes:
 
 
 def _check_utf8(data: bytes) -> bytes:
+    if data.isascii():
+        return data  # ASCII is UTF-8; the check is a scan with no copy
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -102,13 +105,17 @@ def _check_utf8(data: bytes) -> bytes:
 def _read_csv(data: bytes) -> pa.Table:
     # Every column is read as text: inference would turn id "007" into 7 and label "1" into 1.
     # The header is parsed here only to name the columns for ConvertOptions.
-    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    end = data.find(b"\n")
+    first_line = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
     names = next(csv.reader([first_line]), [])
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.string() for name in names}, strings_can_be_null=False
     )
+    # One block (so one chunk per column, nothing to combine after) up to a size where parsing
+    # blocks on several threads pays for itself.
+    read = pa_csv.ReadOptions(block_size=max(1 << 20, min(len(data) + 1, CSV_BLOCK_BYTES)))
     try:
-        return pa_csv.read_csv(io.BytesIO(data), convert_options=convert)
+        return pa_csv.read_csv(pa.BufferReader(data), read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise PredictionFileError(_csv_message(exc)) from None
 
@@ -199,7 +206,7 @@ def read_prediction_file(source: str | bytes | BinaryIO, filename: str) -> pa.Ta
     (and `task` when present). The file name's extension decides the format."""
     fmt, gzipped = detect_format(filename)
     data = _read_bytes(source, gzipped)
-    if not data.strip():
+    if not data or data.isspace():  # (data.strip() would copy the whole file)
         raise PredictionFileError("The file is empty.")
     if fmt == "parquet":
         table = _read_parquet(data)
@@ -222,8 +229,9 @@ def _normalise_columns(table: pa.Table) -> pa.Table:
     if table.num_rows == 0:
         raise PredictionFileError("The file has no rows.")
     keep = [name for name in ("id", "prediction", "task") if name in names]
-    table = table.select(keep)
-    ids = table.column("id")
+    # CSV reading yields a chunk per block; the checks want whole columns.
+    table = table.select(keep).combine_chunks()
+    ids = as_array(table.column("id"))
     if pa.types.is_floating(ids.type):
         ids = pc.cast(pc.cast(ids, pa.int64(), safe=False), pa.string())  # 1.0 → "1"
     elif not pa.types.is_string(ids.type) and not pa.types.is_large_string(ids.type):
@@ -231,7 +239,7 @@ def _normalise_columns(table: pa.Table) -> pa.Table:
             ids = pc.cast(ids, pa.string())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise PredictionFileError("The 'id' column must hold strings or integers.") from None
-    ids = pc.utf8_trim_whitespace(pc.cast(ids, pa.string()))
+    ids = _strip(pc.cast(ids, pa.string()))
     table = table.set_column(0, "id", ids)
     if "task" in keep:
         table = table.set_column(keep.index("task"), "task", pc.cast(table["task"], pa.string()))
@@ -240,10 +248,41 @@ def _normalise_columns(table: pa.Table) -> pa.Table:
         raise PredictionFileError(
             f"{_plural(empty, 'row')} of the file {'has' if empty == 1 else 'have'} an empty id."
         )
-    return table.combine_chunks()
+    return table
+
+
+def _strip(text: pa.Array) -> pa.Array:
+    """`text` without surrounding whitespace, copied only when some value has any: a look at
+    each value's first and last byte is much cheaper than rewriting a million strings."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
+    data = text.buffers()[2]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+    nonempty = offsets[:-1] < offsets[1:]
+    edges = np.concatenate([raw[offsets[:-1][nonempty]], raw[offsets[1:][nonempty] - 1]])
+    # As int8, bytes up to 32 are ASCII spaces and controls, and the negative ones are non-ASCII
+    # (perhaps part of a Unicode space): either may need trimming.
+    if (edges.view(np.int8) <= 32).any():
+        return pc.utf8_trim_whitespace(text)
+    return text
 
 
 # --- checks against a task ------------------------------------------------------------------
+
+
+def as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array. (ChunkedArray.combine_chunks copies even a single chunk, which for
+    a million texts is tens of milliseconds.)"""
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
+
+
+def same_ids(ids: pa.Array, gold_ids: pa.Array) -> bool:
+    """Whether `ids` are exactly `gold_ids`, in the same order (no nulls)."""
+    if len(ids) != len(gold_ids) or ids.null_count or gold_ids.null_count:
+        return False
+    return bool(pc.all(pc.equal(ids, gold_ids)).as_py())
 
 
 def check_predictions(
@@ -251,25 +290,31 @@ def check_predictions(
 ) -> pa.Table:
     """Check that the file covers every gold id exactly once and that each prediction has the
     type the task needs. Returns an `id`/`prediction` table in the order of `gold_ids`, with
-    normalised types (label names for classification, list<string> for token classification,
-    strings for QA and generation, float64 for regression). Rows of other tasks (a `task` column
-    naming another slug) are ignored. Raises PredictionFileError listing every problem found."""
+    normalised types (label names for classification, dictionary-encoded; list<string> for token
+    classification, strings for QA and generation, float64 for regression). Rows of other tasks
+    (a `task` column naming another slug) are ignored. Raises PredictionFileError listing every
+    problem found. Gold ids are unique (the bundle import checks it)."""
     if "task" in predictions.column_names and task_spec.get("slug"):
         task = predictions["task"]
         other = pc.fill_null(pc.not_equal(task, task_spec["slug"]), False)
         other = pc.and_(other, pc.not_equal(pc.fill_null(task, ""), ""))
         predictions = predictions.filter(pc.invert(other))
-    ids = predictions["id"].combine_chunks() if predictions.num_rows else pa.array([], pa.string())
-    gold_ids = gold_ids.combine_chunks() if isinstance(gold_ids, pa.ChunkedArray) else gold_ids
-    gold_ids = pc.cast(gold_ids, pa.string())
+    ids = as_array(predictions["id"]) if predictions.num_rows else pa.array([], pa.string())
+    ids = pc.cast(ids, pa.string())
+    gold_ids = pc.cast(as_array(gold_ids), pa.string())
+    prediction, messages = normalise_predictions(
+        task_spec, ids, as_array(predictions["prediction"])
+    )
+    if same_ids(ids, gold_ids):
+        # Files usually list the ids in the order they were handed out: one comparison shows
+        # that each is there exactly once, and the rows need no reordering.
+        if messages:
+            raise PredictionFileError(messages)
+        return pa.table({"id": gold_ids, "prediction": prediction})
     # One hash lookup answers everything: which gold row each file row is (null = unknown id),
     # and, counted per gold row, which ids are missing (0) or duplicated (>1).
     positions = np.asarray(pc.fill_null(pc.index_in(ids, value_set=gold_ids), -1), np.int64)
-    messages = coverage_messages(gold_ids, ids, positions)
-    prediction, type_messages = normalise_predictions(
-        task_spec, ids, predictions["prediction"].combine_chunks()
-    )
-    messages += type_messages
+    messages = coverage_messages(gold_ids, ids, positions) + messages
     if messages:
         raise PredictionFileError(messages)
     order = np.empty(len(gold_ids), dtype=np.int64)
@@ -334,38 +379,51 @@ def _bad_rows_message(
 def _classification(labels: Sequence[str], ids: pa.Array, prediction: pa.Array):
     labels = [str(label) for label in labels]
     label_array = pa.array(labels, pa.string())
-    if pa.types.is_integer(prediction.type):
-        codes = prediction
-    elif pa.types.is_floating(prediction.type):
-        whole = pc.equal(pc.floor(prediction), prediction)
-        codes = pc.if_else(whole, pc.cast(prediction, pa.int64(), safe=False), None)
-    elif pa.types.is_string(prediction.type) or pa.types.is_large_string(prediction.type):
-        text = pc.utf8_trim_whitespace(prediction)
-        codes = pc.index_in(text, value_set=label_array)
-        # Not a label name: maybe an index ("0", "1"); names win where both would match.
-        unmatched = pc.is_null(codes)
-        if pc.any(unmatched).as_py():
-            as_int = pc.if_else(
-                pc.match_substring_regex(text, r"^-?\d{1,9}$"), text, pa.scalar(None, pa.string())
-            )
-            codes = pc.coalesce(codes, pc.cast(as_int, pa.int64()))
-    else:
+    dictionary = pa.types.is_dictionary(prediction.type)
+    value_type = prediction.type.value_type if dictionary else prediction.type
+    if not (
+        pa.types.is_integer(value_type)
+        or pa.types.is_floating(value_type)
+        or pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+    ):
         return prediction, [
             f"The prediction column must hold label names or indices, not {prediction.type}."
         ]
-    codes = pc.cast(codes, pa.int64())
+    # A million predictions hold a handful of distinct values: each is read once. The result
+    # keeps the rows' dictionary indices and swaps the dictionary for the label names.
+    encoded = prediction if dictionary else pc.dictionary_encode(prediction)
+    codes = _value_codes(encoded.dictionary, label_array)
     valid = pc.and_kleene(pc.greater_equal(codes, 0), pc.less(codes, len(labels)))
-    bad = np.asarray(pc.invert(pc.fill_null(valid, False)))
-    messages = []
-    if bad.any():
-        values = pc.unique(prediction.filter(pa.array(bad))).to_pylist()
-        messages.append(
+    valid = pc.fill_null(valid, False)
+    if encoded.indices.null_count or not np.asarray(valid).all():
+        bad = np.asarray(pc.invert(pc.fill_null(pc.take(valid, encoded.indices), False)))
+        values = pc.unique(pc.cast(prediction, value_type).filter(pa.array(bad))).to_pylist()
+        return prediction, [
             f"{_plural(int(bad.sum()), 'prediction')} {'is' if bad.sum() == 1 else 'are'} not a "
             f"label name or index: {_examples(values)}; allowed are {_examples(labels, 20)} "
             f"or an index from 0 to {len(labels) - 1}."
+        ]
+    names = pc.take(label_array, codes)
+    return pa.DictionaryArray.from_arrays(encoded.indices, names), []
+
+
+def _value_codes(values: pa.Array, label_array: pa.Array) -> pa.Array:
+    """Label index (int64; null if none) of each distinct prediction value."""
+    if pa.types.is_integer(values.type):
+        return pc.cast(values, pa.int64())
+    if pa.types.is_floating(values.type):
+        whole = pc.equal(pc.floor(values), values)
+        return pc.if_else(whole, pc.cast(values, pa.int64(), safe=False), None)
+    text = pc.utf8_trim_whitespace(values)
+    codes = pc.index_in(text, value_set=label_array)
+    # Not a label name: maybe an index ("0", "1"); names win where both would match.
+    if codes.null_count:
+        as_int = pc.if_else(
+            pc.match_substring_regex(text, r"^-?\d{1,9}$"), text, pa.scalar(None, pa.string())
         )
-        return prediction, messages
-    return pc.take(label_array, codes), messages
+        codes = pc.coalesce(codes, pc.cast(as_int, pa.int64()))
+    return pc.cast(codes, pa.int64())
 
 
 def _tag_lists(ids: pa.Array, prediction: pa.Array):

@@ -1,4 +1,4 @@
-"""Slices (DESIGN §7): named partitions of a split's rows into cells, computed from the gold
+"""Slices (docs/formats.md): named partitions of a split's rows into cells, computed from the gold
 table's input and metadata columns only, and the suppression of small cells on hidden splits."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring.predictions import as_array
+
 MISSING = "(missing)"
 
 
@@ -18,7 +20,7 @@ def slice_cells(spec: dict, gold: pa.Table) -> tuple[np.ndarray, list[str]]:
     """Per-row cell codes (int64, indices into the returned cell names) for one slice spec:
     `{name, column}` (one cell per value), `{name, column, measure, bins}` (numeric bins of
     words, chars or a numeric value) or `{name, column, pattern}` (regex match / no match)."""
-    column = gold[spec["column"]].combine_chunks()
+    column = as_array(gold[spec["column"]])
     if spec.get("pattern") is not None:
         return _pattern_cells(column, spec["pattern"])
     if spec.get("bins") is not None:
@@ -37,7 +39,7 @@ def _value_cells(column: pa.Array) -> tuple[np.ndarray, list[str]]:
     # Cells in sorted order of their value, so that every evaluation lists them alike.
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    codes = rank[np.asarray(encoded.indices, dtype=np.int64)]
+    codes = rank[np.asarray(encoded.indices)]
     return codes, [str(n) for n in names[order]]
 
 
@@ -75,52 +77,62 @@ def word_counts(text: pa.Array) -> np.ndarray:
 
     Splitting a million texts into lists costs over a second; counting word starts on the raw
     UTF-8 bytes costs a fraction of that. Rows with non-ASCII bytes (which may hold Unicode
-    spaces) are counted by Python after all. (pyarrow's utf8_split_whitespace is no substitute:
-    it yields empty strings at leading and trailing whitespace.)"""
-    text = pc.cast(text, pa.string())
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
+    spaces) or control bytes are counted by Python after all. (pyarrow's utf8_split_whitespace
+    is no substitute: it yields empty strings at leading and trailing whitespace.)"""
+    text = as_array(pc.cast(text, pa.string()))
     n = len(text)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
     data = text.buffers()[2]
     raw = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
     counts = np.zeros(n, dtype=np.int64)
-    # Blocks of rows holding about 4 MB of text: small temporaries are reused by the allocator,
-    # where whole-column temporaries would be fresh memory (page faults) on every call.
+    odd = np.zeros(n, dtype=bool)
+    # Blocks of rows holding about 512 kB of text: small temporaries stay in cache and are reused
+    # by the allocator, where whole-column temporaries would be fresh memory (page faults) on
+    # every call.
     row = 0
     while row < n:
         end = int(np.searchsorted(offsets, offsets[row] + _BLOCK_BYTES, side="right")) - 1
         end = min(max(end, row + 1), n)
-        counts[row:end] = _ascii_word_counts(raw, offsets[row : end + 1].astype(np.int64))
+        counts[row:end], odd[row:end] = _ascii_word_counts(raw, offsets[row : end + 1])
         row = end
-    lengths = np.diff(offsets)
-    non_ascii = np.asarray(pc.utf8_length(text)) != lengths
-    if non_ascii.any():
-        subset = text.filter(pa.array(non_ascii)).to_pylist()
-        counts[non_ascii] = [len(item.split()) for item in subset]
+    if odd.any():
+        subset = text.filter(pa.array(odd)).to_pylist()
+        counts[odd] = [len(item.split()) for item in subset]
     return counts.astype(np.float64)
 
 
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = 1 << 19
 
 
-def _ascii_word_counts(raw: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _ascii_word_counts(raw: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(word counts, rows to recount) for the rows between `offsets`. A byte above 32 is taken
+    for part of a word; rows holding any byte that this misjudges (a control byte that is not
+    whitespace, or a non-ASCII byte) are flagged for Python to count."""
+    rows = len(offsets) - 1
     chunk = raw[offsets[0] : offsets[-1]]
     bounds = offsets - offsets[0]
-    counts = np.zeros(len(bounds) - 1, dtype=np.int64)
     if len(chunk) == 0:
-        return counts
-    space = _ASCII_SPACE[chunk]
-    # A word starts at a non-space byte that follows a space or opens its string.
+        return np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool)
+    word = chunk > 32
+    # A word starts at a word byte that follows a space or opens its string.
     starts = np.empty(len(chunk), dtype=bool)
-    starts[0] = True
-    starts[1:] = space[:-1]
-    nonempty = np.diff(bounds) > 0
-    starts[bounds[:-1][nonempty]] = True
-    starts &= ~space
+    starts[0] = word[0]
+    np.greater(word[1:], word[:-1], out=starts[1:])
+    nonempty = bounds[:-1] < bounds[1:]
+    firsts = bounds[:-1][nonempty]
+    starts[firsts] = word[firsts]
     # reduceat sums each string's slice; empty strings would read their neighbour, so skip them.
-    counts[nonempty] = np.add.reduceat(starts, bounds[:-1][nonempty], dtype=np.int64)
-    return counts
+    # (Summing uint8 into int32 is several times faster than bool into int64.)
+    counts = np.zeros(rows, dtype=np.int64)
+    counts[nonempty] = np.add.reduceat(starts.view(np.uint8), firsts, dtype=np.int32)
+    # Bytes below 32 as int8 are the control bytes (0-31) and, being negative, the non-ASCII ones
+    # (128-255). Whitespace controls were judged right above; any other flags its row.
+    outside = np.flatnonzero(chunk.view(np.int8) < 32)
+    recount = np.zeros(rows, dtype=bool)
+    if len(outside):
+        outside = outside[~_ASCII_SPACE[chunk[outside]]]
+        recount[np.searchsorted(bounds, outside, side="right") - 1] = True
+    return counts, recount
 
 
 def _edge(value: float) -> str:
@@ -139,7 +151,7 @@ def bin_names(bins: Sequence[float]) -> list[str]:
 def _bin_cells(values: np.ndarray, bins: Sequence[float]) -> tuple[np.ndarray, list[str]]:
     edges = np.sort(np.asarray(bins, dtype=np.float64))
     # searchsorted(right) - 1 puts v in [edge_i, edge_i+1); +1 shifts "(-inf,b0)" to code 0.
-    codes = np.searchsorted(edges, values, side="right").astype(np.int64)
+    codes = np.searchsorted(edges, values, side="right").astype(np.int64, copy=False)
     names = bin_names(bins)
     missing = np.isnan(values)
     if missing.any():
@@ -163,11 +175,11 @@ def _pattern_cells(column: pa.Array, pattern: str) -> tuple[np.ndarray, list[str
 
 
 def suppress_hidden_cells(slices: list[dict], min_size: int) -> list[dict]:
-    """DESIGN §7 suppression for hidden splits. Within each slice, cells under `min_size` rows are
-    suppressed; then, so that they cannot be recovered by subtraction from the overall score,
-    further cells are suppressed smallest first until the suppressed cells hold at least
-    `min_size` rows together (or the whole slice is suppressed). Returns new dicts: suppressed
-    cells get `n` and `metrics` None; every cell gets `suppressed`."""
+    """Suppression for hidden splits (docs/formats.md). Within each slice, cells under
+    `min_size` rows are suppressed; then, so that they cannot be recovered by subtraction from
+    the overall score, further cells are suppressed smallest first until the suppressed cells
+    hold at least `min_size` rows together (or the whole slice is suppressed). Returns new
+    dicts: suppressed cells get `n` and `metrics` None; every cell gets `suppressed`."""
     by_slice: dict[str, list[int]] = {}
     for index, cell in enumerate(slices):
         by_slice.setdefault(cell["slice"], []).append(index)

@@ -98,7 +98,7 @@ def matthews(tp: np.ndarray, t_sum: np.ndarray, p_sum: np.ndarray) -> np.ndarray
 
 
 def spec_key(spec: dict, n_labels: int) -> str:
-    """The reported key of a metric spec (DESIGN §5): `f1` + `_macro` when an average is given."""
+    """The reported key of a metric spec: `f1` + `_macro` when an average is given."""
     if spec["name"] in ("precision", "recall", "f1") and spec.get("average"):
         return f"{spec['name']}_{spec['average']}"
     return spec["name"]
@@ -199,15 +199,103 @@ class Accuracy(_ClassificationMetric):
     NAME = "accuracy"
 
 
-class Precision(_ClassificationMetric):
+def _zero_division_value(zero_division: Any) -> float:
+    """scikit-learn's `zero_division`: "warn" (0, here without the warning), 0, 1 or NaN."""
+    if isinstance(zero_division, str):
+        if zero_division == "warn":
+            return 0.0
+    elif isinstance(zero_division, int | float | np.number):
+        if zero_division in (0, 1):
+            return float(zero_division)
+        if np.isnan(zero_division):
+            return np.nan
+    raise ValueError(f"zero_division must be 'warn', 0, 1 or nan, not {zero_division!r}")
+
+
+def _nan_average(scores: np.ndarray, weights: np.ndarray | None) -> float:
+    """scikit-learn's average of per-label scores: NaN scores (zero_division=nan) are left out,
+    and weights that sum to 0 count as equal weights."""
+    keep = ~np.isnan(scores)
+    if not keep.any():
+        return np.nan
+    if weights is None or weights[keep].sum() == 0:
+        return float(scores[keep].mean())
+    return float(np.average(scores[keep], weights=weights[keep]))
+
+
+class _AveragedMetric(_ClassificationMetric):
+    """precision, recall or f1 called as an `evaluate` module, with the arguments and defaults of
+    scikit-learn's `precision_score` & co. and Hugging Face's modules: `average="binary"`,
+    `pos_label=1`, `zero_division="warn"` (0).
+
+    `binary` scores the `pos_label` class alone and needs at most two distinct values in the
+    predictions and references together (ValueError otherwise, as scikit-learn); where there is
+    one value only and it is not `pos_label`, the positive class never occurs and the score is
+    `zero_division`. The other averages run over `labels` (default: the sorted values present),
+    and a listed label that occurs in neither input scores `zero_division`, as in scikit-learn;
+    `average=None` returns the per-label scores. (The platform's own scoring, `scores_from_counts`,
+    instead leaves a declared label absent from the scored rows out of a macro average.)"""
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        labels=None,
+        pos_label=1,
+        average="binary",
+        zero_division="warn",
+    ):
+        if average not in (None, "binary", "micro", "macro", "weighted"):
+            raise ValueError(
+                f"average must be one of None, 'binary', 'micro', 'macro', 'weighted', "
+                f"not {average!r}"
+            )
+        fill = _zero_division_value(zero_division)
+        refs, preds = list(references), list(predictions)
+        present = np.unique(np.asarray(refs + preds)).tolist()
+        if average == "binary":
+            if len(present) > 2:
+                raise ValueError(
+                    "Target is multiclass but average='binary'. Please choose another average "
+                    "setting, one of [None, 'micro', 'macro', 'weighted']."
+                )
+            if pos_label not in present and len(present) == 2:
+                raise ValueError(
+                    f"pos_label={pos_label!r} is not a valid label. It should be one of {present}"
+                )
+            chosen = [pos_label]
+        else:
+            chosen = present if labels is None else list(labels)
+        universe = present + [label for label in dict.fromkeys(chosen) if label not in present]
+        lookup = {value: i for i, value in enumerate(universe)}
+        cm = confusion_matrix(
+            np.array([lookup[v] for v in refs], dtype=np.int64),
+            np.array([lookup[v] for v in preds], dtype=np.int64),
+            len(universe),
+        )
+        tp, t_sum, p_sum = (a[[lookup[label] for label in chosen]] for a in class_counts(cm))
+        if average == "micro":
+            tp, t_sum, p_sum = (a.sum(keepdims=True) for a in (tp, t_sum, p_sum))
+        num, den = {
+            "precision": (tp, p_sum),
+            "recall": (tp, t_sum),
+            "f1": (2 * tp, t_sum + p_sum),  # from counts, as scikit-learn
+        }[self.NAME]
+        scores = np.where(den > 0, num / np.maximum(den, 1), fill)
+        if average is None:
+            return {self.NAME: scores.tolist()}
+        return {self.NAME: _nan_average(scores, t_sum if average == "weighted" else None)}
+
+
+class Precision(_AveragedMetric):
     NAME = "precision"
 
 
-class Recall(_ClassificationMetric):
+class Recall(_AveragedMetric):
     NAME = "recall"
 
 
-class F1(_ClassificationMetric):
+class F1(_AveragedMetric):
     NAME = "f1"
 
 
@@ -232,7 +320,10 @@ class ClassificationScorer(Scorer):
         self.labels = list(labels)
         self.true_codes = np.asarray(true_codes, dtype=np.int64)
         self.pred_codes = np.asarray(pred_codes, dtype=np.int64)
-        self.cm = confusion_matrix(self.true_codes, self.pred_codes, len(self.labels))
+        k = len(self.labels)
+        # Each row's confusion-matrix cell, kept: every slice's per-cell matrices reuse it.
+        self.flat = self.true_codes * k + self.pred_codes
+        self.cm = np.bincount(self.flat, minlength=k * k).reshape(k, k)
 
     def _scores(self, tp, t_sum, p_sum) -> dict[str, np.ndarray]:
         return scores_from_counts(self.specs, self.labels, tp, t_sum, p_sum)
@@ -242,7 +333,7 @@ class ClassificationScorer(Scorer):
 
     def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
         k = len(self.labels)
-        flat = (np.asarray(codes, np.int64) * k + self.true_codes) * k + self.pred_codes
+        flat = np.asarray(codes, np.int64) * (k * k) + self.flat
         cms = np.bincount(flat, minlength=n_cells * k * k).reshape(n_cells, k, k)
         scores = self._scores(*class_counts(cms))
         return [{key: as_float(v[i]) for key, v in scores.items()} for i in range(n_cells)]

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+KEEP = False
 BIN = Path(sys.executable).parent
 LABELS = ["negative", "positive", "neutral"]
 WORDS = [
@@ -140,7 +141,8 @@ def multipart(content: bytes) -> tuple[bytes, str]:
 def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", **env_extra)
+    # A production database needs a SECRET_KEY (the embedded default generates its own).
+    env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", SECRET_KEY="bench-only", **env_extra)
 
     def manage(*args):
         done = subprocess.run(
@@ -215,13 +217,30 @@ def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) 
                 continue  # the first one warms the worker's caches and imports
             uploads.append(uploaded - start)
             latencies.append(done - start)
-        return {"label": label, "latencies": latencies, "uploads": uploads}
+        # Where the time went, from the rows' own timestamps: waiting in the queue (created to
+        # claimed) and the worker's run (claimed to recorded).
+        phases = json.loads(manage("shell", "-c", PHASES).strip().splitlines()[-1])
+        return {"label": label, "latencies": latencies, "uploads": uploads, **phases}
     finally:
         for p in processes:
             p.terminate()
         for p in processes:
             p.wait(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if KEEP:
+            print(f"  ({label}: DATA_DIR kept at {data_dir})")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+PHASES = """
+import json
+from submissions.models import Submission
+rows = Submission.objects.filter(is_baseline=False).order_by("pk")[1:]
+print(json.dumps({
+    "queued": [(s.started_at - s.created_at).total_seconds() for s in rows],
+    "running": [(s.finished_at - s.started_at).total_seconds() for s in rows],
+}))
+"""
 
 
 def in_process_floor(bundle: Path, content: bytes) -> float:
@@ -268,7 +287,10 @@ def main() -> None:
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--skip-embedded", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep each run's DATA_DIR.")
     args = parser.parse_args()
+    global KEEP
+    KEEP = args.keep
 
     import psycopg2
 
@@ -303,6 +325,8 @@ def main() -> None:
         for r in results:
             print(f"  {r['label']:<28} upload-to-scored {summary(r['latencies'])}")
             print(f"  {'':<28} POST (upload+validate) {summary(r['uploads'])}")
+            print(f"  {'':<28} created → claimed      {summary(r['queued'])}")
+            print(f"  {'':<28} claimed → scored       {summary(r['running'])}")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Persistent connections: a new PostgreSQL connection per request or job costs more than a
+# small query. Health checks drop one that broke while idle.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server and worker write the same file: wait for locks instead of failing at once,
     # and take the write lock at BEGIN so that a read-then-write never deadlocks.
@@ -185,19 +188,25 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# Celery. The embedded default is kombu's filesystem transport in DATA_DIR: a real broker shared
-# by the web process and a real worker process, with nothing else to install.
+# Celery. The embedded default is kombu's filesystem transport in DATA_DIR, writing each message
+# atomically (config/broker.py, docs/queue.md): a real broker shared by the web processes and
+# real worker processes, with nothing else to install. Every file it writes stays in BROKER_DIR.
 BROKER_DIR = DATA_DIR / "broker"
 # The host part is ignored by the transport; naming one keeps kombu from warning on every publish.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    # kombu's own class lets a worker read a half-written message and die (docs/queue.md).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
+        # A worker claims a message by moving it here: one filesystem, so the move is atomic.
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange bindings (remote control, e.g. revoke); kombu's default is ./control.
+        "control_folder": str(BROKER_DIR / "control"),
         "polling_interval": 0.1,
     }
 else:

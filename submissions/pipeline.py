@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import traceback
 import uuid
 import zipfile
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 Status = Submission.Status
 SCORER_VERSION = "1"
+PROGRESS_INTERVAL_S = 0.5
 PREDICTION_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 
 
@@ -120,13 +122,10 @@ _GOLD_CACHE: OrderedDict[tuple, pa.Table] = OrderedDict()
 _GOLD_CACHE_SIZE = 8
 
 
-def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Table:
-    key = (split.pk, split.fingerprint, columns)
+def _cached(key: tuple, compute):
     table = _GOLD_CACHE.get(key)
     if table is None:
-        with split.data.open("rb") as f:
-            table = pq.read_table(f, columns=list(columns) if columns else None)
-        _GOLD_CACHE[key] = table
+        table = _GOLD_CACHE[key] = compute()
         while len(_GOLD_CACHE) > _GOLD_CACHE_SIZE:
             _GOLD_CACHE.popitem(last=False)
     else:
@@ -134,11 +133,25 @@ def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Tabl
     return table
 
 
+def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Table:
+    def read() -> pa.Table:
+        with split.data.open("rb") as f:
+            return pq.read_table(f, columns=list(columns) if columns else None)
+
+    return _cached((split.pk, split.fingerprint, columns), read)
+
+
 def task_gold_ids(task: Task) -> pa.Array:
-    """Ids of every scored split of the task: a prediction file covers exactly these."""
+    """Ids of every scored split of the task: a prediction file covers exactly these. Kept
+    once concatenated: every upload and every scoring job of the task checks against them."""
+    splits = list(task.scored_splits)
     id_only = (task.id_column,)
-    columns = [split_table(s, id_only).column(task.id_column) for s in task.scored_splits]
-    return pa.chunked_array(columns).combine_chunks().cast(pa.string())
+
+    def concatenate() -> pa.Array:
+        columns = [split_table(s, id_only).column(task.id_column) for s in splits]
+        return pa.chunked_array(columns).combine_chunks().cast(pa.string())
+
+    return _cached(("ids", task.id_column, *((s.pk, s.fingerprint) for s in splits)), concatenate)
 
 
 def _read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
@@ -271,7 +284,8 @@ def submission_record(*, submission_id: int, evaluations: list[Evaluation]) -> b
             status=Status.SCORED, progress=1.0, finished_at=timezone.now()
         )
         if finished:
-            Evaluation.objects.filter(submission_id=submission_id).delete()
+            # A running row has no evaluations: they are only ever stored together with the
+            # change to scored (rescoring replaces those of scored rows).
             Evaluation.objects.bulk_create(evaluations)
     return bool(finished)
 
@@ -344,9 +358,15 @@ def submission_score(*, submission_id: int) -> None:
         return
     submission = Submission.objects.select_related("benchmark", "task").get(pk=submission_id)
 
+    last_write = time.monotonic()
+
     def progress(value: float) -> None:
-        # Scoring is most of the work; leave the last step for the save.
-        submission_set_progress(submission_id=submission_id, progress=0.95 * value)
+        # Scoring is most of the work; leave the last step for the save. A fast job finishes
+        # before a page could show its progress: write at most every half second.
+        nonlocal last_write
+        if time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
+            last_write = time.monotonic()
+            submission_set_progress(submission_id=submission_id, progress=0.95 * value)
 
     try:
         evaluations = evaluations_compute(submission=submission, on_progress=progress)

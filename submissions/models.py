@@ -86,6 +86,12 @@ class Submission(models.Model):
     requeued_at = models.DateTimeField(
         null=True, blank=True, help_text="When the reaper last published the job again."
     )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the run (its lease)."
+    )
+    claims = models.PositiveIntegerField(
+        default=0, help_text="How many times a worker took the job to run."
+    )
 
     # Set only by benchmark authors and staff (admin), never through the participant API.
     is_baseline = models.BooleanField(default=False, help_text="Listed as a baseline.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 import traceback
 import uuid
@@ -23,7 +24,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Split, Task
@@ -244,30 +246,70 @@ def job_revoke(submission: Submission) -> None:
 # The worker's state changes --------------------------------------------------------------
 
 
-def submission_claim(*, submission_id: int) -> bool:
-    """Atomically move a queued submission to running. False when someone else has it, it was
-    cancelled, or it is already final: redelivered and duplicate messages do nothing."""
-    return bool(
-        Submission.objects.filter(pk=submission_id, status=Status.QUEUED).update(
-            status=Status.RUNNING,
-            started_at=timezone.now(),
-            progress=0.0,
-        )
+def submission_claim(*, submission_id: int, now=None) -> int | None:
+    """Atomically take a submission to run: a queued one, or a running one whose lease expired
+    (its worker died: no heartbeat for LEASE). Returns this run's claim number, which the run's
+    later writes are conditional on, or None when someone else has it, it was cancelled, or it
+    is final: redelivered and duplicate messages do nothing."""
+    now = now or timezone.now()
+    dead = Q(status=Status.RUNNING, heartbeat_at__lt=now - settings.LEASE)
+    claimable = Submission.objects.filter(Q(status=Status.QUEUED) | dead, pk=submission_id)
+    if not claimable.update(
+        status=Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        claims=F("claims") + 1,
+    ):
+        return None
+    return Submission.objects.values_list("claims", flat=True).get(pk=submission_id)
+
+
+class Heartbeat:
+    """While a run lasts, a thread renews its lease every HEARTBEAT; when the worker process
+    dies, the heartbeats stop and the lease expires, so the job can be claimed again."""
+
+    def __init__(self, *, submission_id: int, claim: int):
+        self.submission_id, self.claim = submission_id, claim
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.beat, daemon=True, name="heartbeat")
+
+    def beat(self) -> None:
+        try:
+            while not self.stopped.wait(settings.HEARTBEAT.total_seconds()):
+                Submission.objects.filter(
+                    pk=self.submission_id, status=Status.RUNNING, claims=self.claim
+                ).update(heartbeat_at=timezone.now())
+        except Exception as exc:  # the lease then expires: the job is run again, not lost
+            logger.warning("Heartbeat of %s stopped: %s", self.submission_id, type(exc).__name__)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def submission_set_progress(*, submission_id: int, claim: int, progress: float) -> None:
+    Submission.objects.filter(pk=submission_id, status=Status.RUNNING, claims=claim).update(
+        progress=min(max(progress, 0.0), 1.0), heartbeat_at=timezone.now()
     )
 
 
-def submission_set_progress(*, submission_id: int, progress: float) -> None:
-    Submission.objects.filter(pk=submission_id, status=Status.RUNNING).update(
-        progress=min(max(progress, 0.0), 1.0)
-    )
-
-
-def submission_fail(*, submission_id: int, message: str, by_platform: bool = False) -> bool:
-    """Record a failure with a participant-safe message. Only unfinished submissions change."""
+def submission_fail(
+    *, submission_id: int, message: str, by_platform: bool = False, claim: int | None = None
+) -> bool:
+    """Record a failure with a participant-safe message. Only unfinished submissions change;
+    a run's own failure (`claim`) only while it still holds the submission."""
+    rows = Submission.objects.filter(pk=submission_id).unfinished()
+    if claim is not None:
+        rows = rows.filter(status=Status.RUNNING, claims=claim)
     return bool(
-        Submission.objects.filter(pk=submission_id)
-        .unfinished()
-        .update(
+        rows.update(
             status=Status.FAILED,
             error=message,
             failed_by_platform=by_platform,
@@ -276,13 +318,14 @@ def submission_fail(*, submission_id: int, message: str, by_platform: bool = Fal
     )
 
 
-def submission_record(*, submission_id: int, evaluations: list[Evaluation]) -> bool:
-    """Store the scores and mark the submission scored, only over a still-running row: a
-    cancelled or reaped submission stays so, and its scores are dropped."""
+def submission_record(*, submission_id: int, claim: int, evaluations: list[Evaluation]) -> bool:
+    """Store the scores and mark the submission scored, only over a row this run still holds:
+    a cancelled or reaped submission stays so, a run that lost its lease (claimed again after
+    its heartbeats stopped) records nothing, and its scores are dropped."""
     with transaction.atomic():
-        finished = Submission.objects.filter(pk=submission_id, status=Status.RUNNING).update(
-            status=Status.SCORED, progress=1.0, finished_at=timezone.now()
-        )
+        finished = Submission.objects.filter(
+            pk=submission_id, status=Status.RUNNING, claims=claim
+        ).update(status=Status.SCORED, progress=1.0, finished_at=timezone.now())
         if finished:
             # A running row has no evaluations: they are only ever stored together with the
             # change to scored (rescoring replaces those of scored rows).
@@ -351,13 +394,15 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
 
 
 def submission_score(*, submission_id: int) -> None:
-    """The scoring job: claim a queued submission, score it, and record the outcome. A bad file
-    is an outcome (failed + message); an unexpected error fails the submission as the
-    platform's fault and is logged without its message, which could quote data."""
-    if not submission_claim(submission_id=submission_id):
+    """The scoring job: claim the submission, score it under a heartbeat, and record the
+    outcome. A bad file is an outcome (failed + message), and so is a file that takes longer
+    than the time limit to score (its content made it so; files that are too large are refused
+    at upload). An unexpected error fails the submission as the platform's fault and is logged
+    without its message, which could quote data."""
+    claim = submission_claim(submission_id=submission_id)
+    if claim is None:
         return
     submission = Submission.objects.select_related("benchmark", "task").get(pk=submission_id)
-
     last_write = time.monotonic()
 
     def progress(value: float) -> None:
@@ -366,19 +411,25 @@ def submission_score(*, submission_id: int) -> None:
         nonlocal last_write
         if time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
             last_write = time.monotonic()
-            submission_set_progress(submission_id=submission_id, progress=0.95 * value)
+            submission_set_progress(submission_id=submission_id, claim=claim, progress=0.95 * value)
+
+    def fail(message: str, *, by_platform: bool = False) -> None:
+        submission_fail(
+            submission_id=submission_id, claim=claim, message=message, by_platform=by_platform
+        )
 
     try:
-        evaluations = evaluations_compute(submission=submission, on_progress=progress)
+        with Heartbeat(submission_id=submission_id, claim=claim):
+            evaluations = evaluations_compute(submission=submission, on_progress=progress)
     except PredictionsRejected as exc:
-        submission_fail(submission_id=submission_id, message="\n".join(exc.messages))
+        fail("\n".join(exc.messages))
         return
     except SoftTimeLimitExceeded:
-        submission_fail(
-            submission_id=submission_id,
-            message="Scoring took longer than the time limit and was stopped. This does not "
-            "count towards your quota; if it happens again, please tell the benchmark's authors.",
-            by_platform=True,
+        minutes = max(1, round(job_options(submission).soft_time_limit / 60))
+        fail(
+            f"Scoring this file took longer than the {minutes}-minute limit and was stopped. "
+            "Files within the upload limits score in seconds, so this one's content made it "
+            "slow (very long predictions, for example); it counts towards your quota."
         )
         return
     except Exception as exc:
@@ -388,14 +439,13 @@ def submission_score(*, submission_id: int) -> None:
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
-        submission_fail(
-            submission_id=submission_id,
-            message="Scoring failed because of an internal error. It has been logged and does "
+        fail(
+            "Scoring failed because of an internal error. It has been logged and does "
             "not count towards your quota.",
             by_platform=True,
         )
         return
-    submission_record(submission_id=submission_id, evaluations=evaluations)
+    submission_record(submission_id=submission_id, claim=claim, evaluations=evaluations)
 
 
 def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:
@@ -517,47 +567,81 @@ def republish_delay(attempts: int) -> timedelta:
 
 
 def submission_requeue_stale(*, now=None) -> list[int]:
-    """Publish again the jobs of submissions still queued after their back-off (a publish that
-    failed, a message lost with a broker). Claims are atomic, so a job that was only slow to
-    start is still scored once. A queued submission is never failed for waiting: a backlog is
-    not a fault, and its page says it is waiting."""
+    """Publish again the jobs that no live worker holds:
+    - submissions still queued after their back-off (a publish that failed, a message lost
+      with a broker);
+    - runs whose lease expired (no heartbeat for LEASE: their worker died), at once after the
+      death, then with the same back-off; a redelivered message would wait out the broker's
+      visibility timeout, this does not.
+    Claims are atomic, so a job that was only slow to start is still scored once. A queued
+    submission is never failed for waiting: a backlog is not a fault, its page says it waits."""
     now = now or timezone.now()
     requeued = []
-    candidates = Submission.objects.filter(
-        status=Status.QUEUED, created_at__lt=now - settings.REQUEUE_AFTER
-    ).only("pk", "attempts", "created_at", "requeued_at", "celery_task_id", "kind", "task_id")
+    waiting = Q(status=Status.QUEUED, created_at__lt=now - settings.REQUEUE_AFTER)
+    dead = Q(status=Status.RUNNING, heartbeat_at__lt=now - settings.LEASE)
+    candidates = Submission.objects.filter(waiting | dead).only(
+        "pk",
+        "status",
+        "attempts",
+        "created_at",
+        "requeued_at",
+        "heartbeat_at",
+        "claims",
+        "celery_task_id",
+        "kind",
+        "task_id",
+    )
     for submission in candidates:
-        waiting_since = submission.requeued_at or submission.created_at
-        if now - waiting_since < republish_delay(submission.attempts):
-            continue
+        if submission.status == Status.RUNNING:
+            if submission.claims >= settings.MAX_CLAIMS:
+                continue  # submission_reap_stuck fails it
+            died_at = submission.heartbeat_at + settings.LEASE
+            republished_since = submission.requeued_at and submission.requeued_at >= died_at
+            due = not republished_since or (
+                now - submission.requeued_at >= republish_delay(submission.attempts)
+            )
+        else:
+            waiting_since = submission.requeued_at or submission.created_at
+            due = now - waiting_since >= republish_delay(submission.attempts)
         # Conditional on what was read, so that two reapers never both republish.
-        if Submission.objects.filter(
-            pk=submission.pk, status=Status.QUEUED, attempts=submission.attempts
+        if due and Submission.objects.filter(
+            pk=submission.pk, status=submission.status, attempts=submission.attempts
         ).update(attempts=submission.attempts + 1, requeued_at=now):
             enqueue(submission)
             requeued.append(submission.pk)
     if requeued:
-        logger.warning("Published again the jobs of queued submissions: %s", requeued)
+        logger.warning("Published again the jobs no worker holds: %s", requeued)
     return requeued
 
 
 def submission_reap_stuck(*, now=None) -> list[int]:
-    """Fail submissions whose run is no longer progressing: running past the hard time limit
-    of their job (plus a grace period), which a live worker would have enforced, so their
-    worker died. They fail as the platform's fault: the quota is not charged."""
+    """Fail the runs that will not finish: a run whose worker died MAX_CLAIMS times (its lease
+    expired after its last claim), and a run past its job's hard time limit by REAPER_GRACE
+    although its heartbeat goes on (a worker that does not enforce time limits). Both fail as
+    the platform's fault: the quota is not charged."""
     now = now or timezone.now()
     reaped = []
-    for submission in Submission.objects.filter(status=Status.RUNNING).select_related("task"):
+    running = Submission.objects.filter(status=Status.RUNNING).select_related("task")
+    for submission in running:
         limit = job_options(submission).time_limit + settings.REAPER_GRACE.total_seconds()
-        if submission.started_at and now - submission.started_at > timedelta(seconds=limit):
+        lease_expired = submission.heartbeat_at and now - submission.heartbeat_at > settings.LEASE
+        if lease_expired and submission.claims >= settings.MAX_CLAIMS:
+            message = (
+                f"The scorer stopped {submission.claims} times while scoring this submission, "
+                "so it was given up. This was the platform's fault and does not count towards "
+                "your quota; please tell the benchmark's authors if it happens again."
+            )
+        elif submission.started_at and now - submission.started_at > timedelta(seconds=limit):
             minutes = max(1, round(limit / 60))
             message = (
                 f"Scoring did not finish within {minutes} minutes and was stopped. This was "
                 "the platform's fault and does not count towards your quota; please submit "
                 "again."
             )
-            if submission_fail(submission_id=submission.pk, message=message, by_platform=True):
-                reaped.append(submission.pk)
+        else:
+            continue
+        if submission_fail(submission_id=submission.pk, message=message, by_platform=True):
+            reaped.append(submission.pk)
     if reaped:
         logger.warning("Reaped stuck submissions: %s", reaped)
     return reaped

@@ -1,16 +1,17 @@
 """A scoring job's life outside the scoring itself: publishing (queue and time limits chosen
 then), the atomic claim, cancelling, and the reaper (republish what waits, fail what died)."""
 
+import time
 from datetime import timedelta
 from unittest import mock
 
-from django.test import override_settings
+from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
 from submissions import pipeline
 from submissions.models import Submission
 from submissions.services import SubmissionError, submission_cancel
-from tests.base import PlatformTestCase
+from tests.base import PlatformTestCase, make_benchmark, make_user
 
 PUBLISH = "submissions.tasks.score_submission.apply_async"
 
@@ -40,9 +41,37 @@ class ClaimTests(PlatformTestCase):
             submission_cancel(submission=submission)
 
     def test_a_result_is_recorded_only_over_a_running_row(self):
-        submission = self.make(status="cancelled")
-        self.assertFalse(pipeline.submission_record(submission_id=submission.pk, evaluations=[]))
+        submission = self.make(status="cancelled", claims=1)
+        self.assertFalse(
+            pipeline.submission_record(submission_id=submission.pk, claim=1, evaluations=[])
+        )
         self.assertEqual(Submission.objects.get(pk=submission.pk).status, "cancelled")
+
+    @override_settings(LEASE=timedelta(seconds=45))
+    def test_a_run_whose_lease_expired_is_claimed_again_and_the_dead_run_records_nothing(self):
+        now = timezone.now()
+        submission = self.make()
+        first = pipeline.submission_claim(submission_id=submission.pk, now=now)
+        self.assertEqual(first, 1)
+        # Heartbeats keep the lease: nobody else may take it.
+        later = now + timedelta(seconds=40)
+        self.assertIsNone(pipeline.submission_claim(submission_id=submission.pk, now=later))
+        # No heartbeat for longer than the lease: its worker died.
+        second = pipeline.submission_claim(
+            submission_id=submission.pk, now=now + timedelta(seconds=46)
+        )
+        self.assertEqual(second, 2)
+        self.assertFalse(
+            pipeline.submission_record(submission_id=submission.pk, claim=first, evaluations=[])
+        )
+        self.assertFalse(
+            pipeline.submission_fail(submission_id=submission.pk, claim=first, message="x")
+        )
+        self.assertTrue(
+            pipeline.submission_record(submission_id=submission.pk, claim=second, evaluations=[])
+        )
+        submission.refresh_from_db()
+        self.assertEqual((submission.status, submission.claims), ("scored", 2))
 
 
 class PublishTests(PlatformTestCase):
@@ -117,6 +146,34 @@ class ReaperTests(PlatformTestCase):
         waiting.refresh_from_db()
         self.assertEqual(waiting.status, "queued")
 
+    @override_settings(LEASE=timedelta(seconds=45), MAX_CLAIMS=3)
+    def test_a_dead_run_is_republished_at_once_then_with_back_off(self):
+        now = timezone.now()
+        dead = self.make(status="running", claims=1, heartbeat_at=now - timedelta(seconds=50))
+        self.make(status="running", claims=1, heartbeat_at=now - timedelta(seconds=5))  # alive
+        with mock.patch(PUBLISH) as publish:
+            self.assertEqual(pipeline.submission_requeue_stale(now=now), [dead.pk])
+            self.assertEqual(pipeline.submission_requeue_stale(now=now + timedelta(seconds=30)), [])
+            # Not claimed since: published again after the back-off (3 minutes by default).
+            self.assertIn(
+                dead.pk, pipeline.submission_requeue_stale(now=now + timedelta(minutes=5))
+            )
+        self.assertEqual(publish.call_count, 3)
+
+    @override_settings(LEASE=timedelta(seconds=45), MAX_CLAIMS=3)
+    def test_a_run_whose_worker_died_too_often_fails_without_charging_quota(self):
+        now = timezone.now()
+        stale = now - timedelta(minutes=2)
+        given_up = self.make(status="running", claims=3, heartbeat_at=stale, started_at=stale)
+        retried = self.make(status="running", claims=2, heartbeat_at=stale, started_at=stale)
+        with mock.patch(PUBLISH):
+            self.assertEqual(pipeline.submission_requeue_stale(now=now), [retried.pk])
+        self.assertEqual(pipeline.submission_reap_stuck(now=now), [given_up.pk])
+        given_up.refresh_from_db()
+        self.assertEqual(given_up.status, "failed")
+        self.assertTrue(given_up.failed_by_platform)
+        self.assertIn("stopped 3 times", given_up.error)
+
     def test_a_run_past_its_hard_limit_fails_without_charging_quota(self):
         now = timezone.now()
         # Hard limit 660 s + grace 120 s = 13 minutes.
@@ -132,3 +189,33 @@ class ReaperTests(PlatformTestCase):
         alive.refresh_from_db()
         done.refresh_from_db()
         self.assertEqual((alive.status, done.status), ("running", "scored"))
+
+
+class HeartbeatTests(TransactionTestCase):
+    """The heartbeat thread, on a real connection of its own."""
+
+    @override_settings(HEARTBEAT=timedelta(milliseconds=50))
+    def test_a_running_job_renews_its_lease_until_it_ends(self):
+        submission = Submission.objects.create(
+            benchmark=make_benchmark(), participant=make_user("alice"), status="running", claims=1
+        )
+        Submission.objects.filter(pk=submission.pk).update(
+            heartbeat_at=timezone.now() - timedelta(hours=1)
+        )
+        with pipeline.Heartbeat(submission_id=submission.pk, claim=1):
+            time.sleep(0.4)
+        beat = Submission.objects.get(pk=submission.pk).heartbeat_at
+        self.assertGreater(beat, timezone.now() - timedelta(seconds=5))
+        time.sleep(0.2)  # stopped: no more beats
+        self.assertEqual(Submission.objects.get(pk=submission.pk).heartbeat_at, beat)
+
+    @override_settings(HEARTBEAT=timedelta(milliseconds=50))
+    def test_a_run_that_lost_its_claim_does_not_renew_the_new_runs_lease(self):
+        submission = Submission.objects.create(
+            benchmark=make_benchmark(), participant=make_user("alice"), status="running", claims=2
+        )
+        old = timezone.now() - timedelta(hours=1)
+        Submission.objects.filter(pk=submission.pk).update(heartbeat_at=old)
+        with pipeline.Heartbeat(submission_id=submission.pk, claim=1):
+            time.sleep(0.3)
+        self.assertEqual(Submission.objects.get(pk=submission.pk).heartbeat_at, old)

@@ -69,7 +69,7 @@ class SubmissionScoreTests(PlatformTestCase):
         self.assertNotIn(secret, "\n".join(logs.output))
         self.assertIn("RuntimeError", "\n".join(logs.output))
 
-    def test_a_run_past_the_time_limit_fails_with_its_own_message(self):
+    def test_a_file_that_takes_longer_than_the_time_limit_fails_and_is_charged(self):
         from celery.exceptions import SoftTimeLimitExceeded
 
         submission = self.submit(prediction_csv(gold_rows(self.benchmark)))
@@ -77,5 +77,6 @@ class SubmissionScoreTests(PlatformTestCase):
             services.submission_score(submission_id=submission.pk)
         submission.refresh_from_db()
         self.assertEqual(submission.status, "failed")
-        self.assertTrue(submission.failed_by_platform)
-        self.assertIn("time limit", submission.error)
+        self.assertFalse(submission.failed_by_platform)
+        self.assertIn("10-minute limit", submission.error)
+        self.assertIn("counts towards your quota", submission.error)

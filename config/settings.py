@@ -232,6 +232,11 @@ SCORING_TIME_LIMIT_SECONDS = env.int("SCORING_TIME_LIMIT_SECONDS", default=600)
 REQUEUE_AFTER = timedelta(seconds=env.int("REQUEUE_AFTER_SECONDS", default=90))
 REQUEUE_MAX = timedelta(seconds=env.int("REQUEUE_MAX_SECONDS", default=30 * 60))
 REAPER_GRACE = timedelta(seconds=env.int("REAPER_GRACE_SECONDS", default=120))
+# A running job renews its lease every HEARTBEAT; a lease older than LEASE means its worker died,
+# and the job is claimed again (at most MAX_CLAIMS runs, then failed as the platform's fault).
+HEARTBEAT = timedelta(seconds=env.int("HEARTBEAT_SECONDS", default=10))
+LEASE = timedelta(seconds=env.int("LEASE_SECONDS", default=45))
+MAX_CLAIMS = env.int("MAX_CLAIMS", default=3)
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-submissions": {
         "task": "submissions.tasks.reap_stuck_submissions",

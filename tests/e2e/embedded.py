@@ -1,11 +1,15 @@
-"""An embedded-default platform in subprocesses, as `make run` starts it: a fresh DATA_DIR
-with its own SQLite file and embedded broker, nothing configured, real gunicorn and Celery
-processes. Whatever the test session itself runs on (PostgreSQL + Redis in CI), these
-processes never share its database or broker."""
+"""A platform in subprocesses, real gunicorn and Celery processes over a fresh DATA_DIR, in one
+of two stacks:
+- "embedded", as `make run` starts it: its own SQLite file and embedded broker, nothing
+  configured;
+- "production": PostgreSQL and Redis, a fresh database and Redis database of its own (only
+  where the test session itself runs on PostgreSQL + Redis, as in CI).
+Either way these processes never share the test session's database or broker."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -48,16 +52,81 @@ def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[by
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), boundary
 
 
+def production_stack_available() -> bool:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return engine == "django.db.backends.postgresql" and settings.CELERY_BROKER_URL.startswith(
+        "redis://"
+    )
+
+
+# A Redis database for these processes, apart from the test session's.
+PLATFORM_REDIS_DB = 13
+
+
+def production_env(name: str) -> dict[str, str]:
+    """A fresh PostgreSQL database `name` and an emptied Redis database, on the servers the test
+    session uses."""
+    import psycopg2
+    import redis
+
+    db = settings.DATABASES["default"]
+    server = dict(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"] or "postgres",
+        password=db["PASSWORD"] or None,
+    )
+    admin = psycopg2.connect(dbname="postgres", **server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + f"/{PLATFORM_REDIS_DB}"
+    redis.Redis.from_url(broker).flushdb()
+    auth = server["user"] + (f":{server['password']}" if server["password"] else "")
+    return {
+        "DATABASE_URL": f"postgres://{auth}@{server['host']}:{server['port']}/{name}",
+        "CELERY_BROKER_URL": broker,
+        "SECRET_KEY": "test-only",
+    }
+
+
+def drop_database(name: str) -> None:
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    admin = psycopg2.connect(
+        dbname="postgres",
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"] or "postgres",
+        password=db["PASSWORD"] or None,
+    )
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
 class EmbeddedPlatform:
     """Processes over one DATA_DIR; `stop()` ends every process it started."""
 
-    def __init__(self, folder: Path, **extra_env: str):
+    def __init__(self, folder: Path, *, stack: str = "embedded", **extra_env: str):
         self.folder = folder
+        self.stack = stack
         env = {
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")
         }
         env.pop("PRIVATE_STORAGE_DIR", None)
         env.update(DATA_DIR=str(folder / "data"), DJANGO_SETTINGS_MODULE="config.settings")
+        # These tests poll and submit faster than any person: the API's rate limits (tested on
+        # their own) are lifted unless a test sets them.
+        env.update(THROTTLE_ANON="none", THROTTLE_USER="none", THROTTLE_UPLOADS="none")
+        self.database = None
+        if stack == "production":
+            self.database = f"platform_{uuid.uuid4().hex[:12]}"
+            env.update(production_env(self.database))
         env.update(extra_env)
         self.env = env
         self.processes: dict[str, subprocess.Popen] = {}
@@ -77,7 +146,12 @@ class EmbeddedPlatform:
     def start(self, name: str, command: list) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes its pool too
         )
         self.processes[name] = process
         return process
@@ -100,15 +174,24 @@ class EmbeddedPlatform:
     def start_worker(self, name: str, *args: str) -> subprocess.Popen:
         return self.start(name, [BIN / "celery", "-A", "config", "worker", *args])
 
+    def kill(self, name: str) -> None:
+        """kill -9 a process and its children (a worker and its pool), as a crash would."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text()[-3000:]
 
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                process.terminate()
+                os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self.database:
+            drop_database(self.database)

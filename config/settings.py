@@ -6,6 +6,7 @@ to PostgreSQL and Redis/RabbitMQ. Bad values fail loudly at start-up (django-env
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "benchmarks",
     "submissions",
 ]
@@ -68,6 +70,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.throttling.PostThrottleMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -170,6 +175,17 @@ STORAGES = {
 
 # Upload limits: the whole request, and a prediction file on its own.
 MAX_PREDICTION_FILE_MB = env.int("MAX_PREDICTION_FILE_MB", default=200)
+# What one prediction file may hold once read (docs/formats.md, "Prediction files"). Decoded
+# (after gzip or unzipping), as much as an uploaded file may be: compression saves bandwidth,
+# not limits. Checking an upload holds at most about three times this in memory.
+MAX_PREDICTION_DECODED_MB = env.int("MAX_PREDICTION_DECODED_MB", default=MAX_PREDICTION_FILE_MB)
+# Rows: the ids of the benchmark's scored splits, plus 10% and this many (room for the message
+# about duplicated and unknown ids). Columns: id, prediction, task and a few others.
+MAX_PREDICTION_EXTRA_ROWS = env.int("MAX_PREDICTION_EXTRA_ROWS", default=1000)
+MAX_PREDICTION_COLUMNS = env.int("MAX_PREDICTION_COLUMNS", default=8)
+# Text predictions (question answering, generation): scoring time grows with their length.
+MAX_PREDICTION_TEXT_CHARS = env.int("MAX_PREDICTION_TEXT_CHARS", default=20_000)
+MAX_PREDICTION_MEAN_TEXT_CHARS = env.int("MAX_PREDICTION_MEAN_TEXT_CHARS", default=2_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -186,7 +202,63 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.AnonThrottle",
+        "config.throttling.UserThrottle",
+        "config.throttling.PostThrottle",
+    ],
 }
+
+# Throttling (config/throttling.py, docs/deployment.md). Rates are "N/second", "N/minute",
+# "N/hour" or "N/day", counted over a sliding window; "none" (or empty) lifts a limit.
+_RATE = re.compile(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def throttle_rate(name: str, default: str) -> str | None:
+    value = env.str(name, default=default).strip()
+    if value.lower() in ("", "none"):
+        return None
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: use N/second, N/minute, N/hour or N/day, or none for no limit."
+        )
+    return value
+
+
+THROTTLE_RATES = {
+    "anon": throttle_rate("THROTTLE_ANON", "60/minute"),  # API, per client address
+    "user": throttle_rate("THROTTLE_USER", "300/minute"),  # API, per account
+    "uploads": throttle_rate("THROTTLE_UPLOADS", "30/hour"),  # page and API, per participant
+    "login": throttle_rate("THROTTLE_LOGIN", "60/hour"),  # login POSTs, per client address
+    "signup": throttle_rate("THROTTLE_SIGNUP", "10/hour"),  # sign-up POSTs, per client address
+}
+# Client addresses: the address that many hops back in X-Forwarded-For, else REMOTE_ADDR. Behind
+# a TLS proxy (which must append to X-Forwarded-For) one; never more than the proxies that really
+# stand in front, or a client could pick its own address by sending the header.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int(
+    "NUM_PROXIES", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
+)
+# The throttles' counts must be shared by every web process: a folder in DATA_DIR on the
+# embedded default (one machine), Redis (CACHE_URL=redis://...) with several web machines.
+CACHES = {
+    "default": env.cache("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}?max_entries=5000")
+}
+# Failed logins (django-axes, its attempts in the database): LOGIN_FAILURE_LIMIT failures for
+# one username from one address lock that username out from that address, the right password
+# included, until LOGIN_COOLOFF_MINUTES have passed since the last attempt. Per username and
+# address together, so that nobody can lock someone else out of their account from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.throttling.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failures only, not a history of every login
+AXES_VERBOSE = False  # no banner at every start; failures are still logged
 
 # Celery. The embedded default is kombu's filesystem transport in DATA_DIR, writing each message
 # atomically (config/broker.py, docs/queue.md): a real broker shared by the web processes and
@@ -255,5 +327,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # django-axes logs every login at INFO; its warnings (failures, lock-outs) are what matter.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -1,7 +1,10 @@
 """Settings for the whole test run."""
 
+import os
+
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import override_settings
 
 
@@ -16,3 +19,36 @@ def plain_static_files_storage():
     }
     with override_settings(STORAGES=storages):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache():
+    """The throttles count in the default cache, a folder in DATA_DIR that a local server may
+    be using: the suite gets a cache of its own, in memory (test clients and live servers run
+    in this process)."""
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=caches):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Every test starts with no request counted, so that tests never throttle each other."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def unthrottled_subprocess_platforms():
+    """Platforms that tests start as processes of their own (tests/e2e) poll the API far faster
+    than a person would and upload hundreds of files as one user: the API's per-account limits
+    are lifted for them (through the environment they inherit). This process's settings are
+    already read; tests/test_throttling.py checks the limits."""
+    lifted = {"THROTTLE_USER": "none", "THROTTLE_UPLOADS": "none"}
+    before = {name: os.environ.get(name) for name in lifted}
+    for name, value in lifted.items():
+        os.environ.setdefault(name, value)
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)

@@ -29,6 +29,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children_of(pid: int) -> dict[int, str]:
+    """The live child processes of `pid` with their command lines, read from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # exited meanwhile
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
 def http(method: str, url: str, token: str | None, body: bytes | None = None, headers=None):
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     if token:

@@ -17,14 +17,12 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +30,8 @@ import pytest
 import yaml
 from django.conf import settings
 from kombu import Connection, Exchange, Queue
+
+from tests.e2e.embedded import EmbeddedPlatform, children_of, free_port, multipart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stress]
 
@@ -137,12 +137,6 @@ def test_the_broker_hands_every_message_to_exactly_one_consumer_whole(tmp_path):
 # The platform -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_bundle(folder: Path) -> list[str]:
     """A tiny text-classification benchmark with a quota above the load; returns the ids."""
     ids = []
@@ -194,63 +188,22 @@ def api(method: str, url: str, token: str, body: bytes | None = None, content_ty
         return exc.code, exc.read().decode(errors="replace")[:500]
 
 
-def multipart(content: bytes, name: str) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n{name}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
-            "Content-Type: text/csv\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def worker_pids(runplatform: int) -> dict[str, int]:
     """The Celery worker children of runplatform (their main processes), by node name."""
-    pids = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        for node in (b"scoring@%h", b"maintenance@%h"):
-            if ppid == runplatform and node in cmdline:
-                pids[node.decode()] = int(entry.name)
-    return pids
+    return {
+        node: pid
+        for pid, cmdline in children_of(runplatform).items()
+        for node in ("scoring@%h", "maintenance@%h")
+        if node in cmdline.split()
+    }
 
 
 @pytest.fixture
 def platform(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.pop("PRIVATE_STORAGE_DIR", None)
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        # A lost message must show as a submission left queued, not be covered up by the
-        # reaper publishing its job again.
-        REQUEUE_AFTER_SECONDS=str(24 * 3600),
-        # One participant on purpose: the load, not the rate limits, is under test.
-        THROTTLE_USER="none",
-        THROTTLE_UPLOADS="none",
-    )
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+    # A lost message must show as a submission left queued, not be covered up by the reaper
+    # publishing its job again. (The rate limits are lifted: the load is under test.)
+    embedded = EmbeddedPlatform(tmp_path, REQUEUE_AFTER_SECONDS=str(24 * 3600))
+    env, manage = embedded.env, embedded.manage
 
     ids = write_bundle(tmp_path / "bundle")
     manage("migrate", "--noinput")
@@ -306,7 +259,8 @@ def test_500_submissions_from_20_clients_are_each_scored_once(platform):
     lock, created, refused = threading.Lock(), [], []
 
     def submit(n: int) -> None:
-        status, body = api("POST", url, token, *multipart(content, f"run {n}"))
+        body, boundary = multipart({"name": f"run {n}"}, "p.csv", content)
+        status, body = api("POST", url, token, body, f"multipart/form-data; boundary={boundary}")
         with lock:
             (created if status == 201 else refused).append(
                 body if status == 201 else (status, body)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,31 +16,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.e2e.embedded import EmbeddedPlatform, children_of, free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """The live child processes of `pid` with their command lines, read from /proc."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue  # exited meanwhile
-        # Fields after the command name, which is in parentheses and may hold spaces.
-        state, ppid = stat.rpartition(")")[2].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found[int(entry.name)] = cmdline
-    return found
 
 
 def child_running(pid: int, marker: str) -> int | None:
@@ -68,10 +45,7 @@ def answers(url: str) -> bool:
 
 
 def platform_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.pop("PRIVATE_STORAGE_DIR", None)
-    env.update(DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings", **extra)
-    return env
+    return EmbeddedPlatform(data_dir.parent, **extra).env
 
 
 def start_runplatform(data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:

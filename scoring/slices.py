@@ -1,15 +1,17 @@
 """Slices (docs/formats.md): named partitions of a split's rows into cells, computed from the gold
-table's input and metadata columns only, and the suppression of small cells on hidden splits."""
+table's input and metadata columns only, and which cells a hidden split may publish."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.linalg
 
 from scoring.predictions import as_array
 
@@ -174,35 +176,285 @@ def _pattern_cells(column: pa.Array, pattern: str) -> tuple[np.ndarray, list[str
     return np.where(matched, 0, 1).astype(np.int64), ["match", "no match"]
 
 
-def suppress_hidden_cells(slices: list[dict], min_size: int) -> list[dict]:
-    """Suppression for hidden splits (docs/formats.md). Within each slice, cells under
-    `min_size` rows are suppressed; then, so that they cannot be recovered by subtraction from
-    the overall score, further cells are suppressed smallest first until the suppressed cells
-    hold at least `min_size` rows together (or the whole slice is suppressed). Returns new
-    dicts: suppressed cells get `n` and `metrics` None; every cell gets `suppressed`."""
-    by_slice: dict[str, list[int]] = {}
-    for index, cell in enumerate(slices):
-        by_slice.setdefault(cell["slice"], []).append(index)
-    hidden: set[int] = set()
-    for indices in by_slice.values():
-        # Smallest first; ties broken by position so the outcome is deterministic.
-        ordered = sorted(indices, key=lambda i: (slices[i]["n"] or 0, i))
-        small = [i for i in ordered if (slices[i]["n"] or 0) < min_size]
-        if not small:
+@dataclass(frozen=True)
+class Publication:
+    """What of a hidden split's slices may be shown (docs/formats.md): every nonempty cell's
+    row count per slice, and the cells that may be published. It depends on the split's rows and
+    the slice specs only, never on labels or predictions, so one is computed per split and
+    applies to every evaluation of it."""
+
+    sizes: dict[str, dict[str, int]]
+    shown: frozenset[tuple[str, str]]
+
+
+def hidden_publication(specs: Sequence[dict], gold: pa.Table, min_size: int) -> Publication:
+    """The cells of `specs` that a hidden split may publish (see `publishable`). A spec whose
+    cells cannot be computed, or whose name is used twice, publishes nothing."""
+    names = [spec.get("name") for spec in specs]
+    computed = []
+    for spec, name in zip(specs, names, strict=True):
+        if not isinstance(name, str) or names.count(name) != 1:
             continue
-        chosen = set(small)
-        total = sum(slices[i]["n"] or 0 for i in chosen)
-        for i in ordered:
-            if total >= min_size:
-                break
-            if i not in chosen:
-                chosen.add(i)
-                total += slices[i]["n"] or 0
-        hidden |= chosen
+        try:
+            codes, cell_names = slice_cells(spec, gold)
+        except (KeyError, TypeError, ValueError, re.error, pa.ArrowException):
+            continue
+        computed.append((name, codes, cell_names))
+    flags = publishable([codes for _, codes, _ in computed], min_size)
+    sizes, shown = {}, set()
+    for (name, codes, cell_names), allowed in zip(computed, flags, strict=True):
+        counts = np.bincount(codes, minlength=len(cell_names))
+        sizes[name] = {cell: int(counts[i]) for i, cell in enumerate(cell_names) if counts[i]}
+        shown |= {(name, cell_names[i]) for i in np.flatnonzero(allowed[: len(cell_names)])}
+    return Publication(sizes=sizes, shown=frozenset(shown))
+
+
+def publishable(partitions: Sequence[np.ndarray], min_size: int) -> list[np.ndarray]:
+    """Which cells of several slices of one split may be published, so that no sum over fewer
+    than `min_size` rows follows from the published cells and the whole split by adding and
+    subtracting (docs/formats.md, "Breakdowns and leakage rules").
+
+    `partitions` holds one array of per-row cell codes per slice, over the same rows. Returns,
+    per slice, a bool per cell code (`bincount` length): True where the cell may be shown.
+
+    Slices are added in their order, each to what the slices before it publish: its cells under
+    `min_size` rows are suppressed; then, while `_isolable_atoms` cannot rule out a small
+    combination, one more of its cells that holds a row it blames (or, when the slice's
+    suppressed rest holds that row, its smallest published cell, which enlarges the rest): the
+    smallest whose suppression settles the matter, else the smallest. Last, its cells
+    suppressed on the way that later suppressions made unnecessary are shown again, largest
+    first. So a slice gives way to those before it, and the outcome depends on the partitions
+    and their order alone."""
+    sizes = [np.bincount(codes) if len(codes) else np.zeros(0, np.int64) for codes in partitions]
+    if min_size <= 1:
+        return [counts > 0 for counts in sizes]
+    shown = [np.zeros(len(counts), dtype=bool) for counts in sizes]
+    if not partitions or not len(partitions[0]):
+        return shown
+    fine = _atoms(np.stack(partitions, axis=1))
+    for current, counts in enumerate(sizes):
+        shown[current] = counts >= min_size
+        withdrawn = []
+        while candidates := _candidates(fine, shown, sizes, min_size, current):
+            choice = candidates[0]
+            for candidate in candidates:
+                shown[current][candidate[1]] = False
+                settled = not _candidates(fine, shown, sizes, min_size, current)
+                shown[current][candidate[1]] = True
+                if settled:
+                    choice = candidate
+                    break
+            shown[current][choice[1]] = False
+            withdrawn.append(choice)
+        for _, cell in sorted(withdrawn, reverse=True):
+            shown[current][cell] = True
+            if _candidates(fine, shown, sizes, min_size, current):
+                shown[current][cell] = False
+    return shown
+
+
+def _candidates(
+    fine: tuple[np.ndarray, np.ndarray],
+    shown: list[np.ndarray],
+    sizes: list[np.ndarray],
+    min_size: int,
+    current: int,
+) -> list[tuple[int, int]]:
+    """(size, cell) of the published cells of slice `current` whose suppression may help
+    against the atoms `_isolable_atoms` blames, smallest first; empty when it blames none."""
+    fine_codes, fine_sizes = fine
+    blocks = np.stack(
+        [
+            np.where(allowed[column], column, len(allowed))
+            for allowed, column in zip(shown, fine_codes.T, strict=True)
+        ],
+        axis=1,
+    )
+    atoms, atom_sizes = _atoms(blocks, fine_sizes)
+    # Blocks numbered densely per slice, so that a withheld slice counts as one block.
+    dense = np.stack([np.unique(column, return_inverse=True)[1] for column in atoms.T], axis=1)
+    widths = [int(column.max()) + 1 for column in dense.T]
+    blamed = _isolable_atoms(dense, atom_sizes, widths, min_size)
+    if not len(blamed):
+        return []
+    allowed = shown[current]
+    cells = set(atoms[blamed, current][atoms[blamed, current] < len(allowed)].tolist())
+    if (atoms[blamed, current] == len(allowed)).any() and allowed.any():
+        # A blamed row in the suppressed rest: the smallest published cell enlarges the rest.
+        cells.add(min(np.flatnonzero(allowed), key=lambda c: (sizes[current][c], c)))
+    return sorted((int(sizes[current][c]), int(c)) for c in cells)
+
+
+def _atoms(codes: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a (rows x slices) code matrix and how many rows (or how much weight)
+    each stands for."""
+    widths = [int(column.max()) + 1 for column in codes.T]
+    if math.prod(widths) <= _DIRECT_KEYS:
+        key = np.ravel_multi_index(tuple(codes.T), widths)
+        counts = np.bincount(key, weights=weights, minlength=math.prod(widths))
+        present = np.flatnonzero(counts)
+        return np.stack(np.unravel_index(present, widths), axis=1), counts[present].astype(np.int64)
+    key = np.zeros(len(codes), dtype=np.int64)
+    for column, width in zip(codes.T, widths, strict=True):
+        # Kept dense after every column, so that the mixed-radix key cannot overflow.
+        _, key = np.unique(key * width + column, return_inverse=True)
+        key = key.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(first))
+    return codes[first], counts.astype(np.int64)
+
+
+_DIRECT_KEYS = 1 << 22
+
+
+def _isolable_atoms(
+    atoms: np.ndarray, sizes: np.ndarray, widths: list[int], min_size: int
+) -> np.ndarray:
+    """Indices of atoms that some combination of published sums over fewer than `min_size`
+    rows may reach; empty when no such combination exists.
+
+    An atom is a set of rows that lie in the same block of every slice (a block: a published
+    cell, or a slice's suppressed cells together, known as the whole split minus its published
+    cells). Row `a` of the incidence of atoms in blocks is `r_a`; a combination of published
+    sums with block coefficients `x` gives every row of atom `a` the weight `r_a . x`. Weights
+    that vanish on every row except fewer than `min_size` exist exactly when removing fewer than
+    `min_size` rows lowers the rank of the incidence. Large atoms (`min_size` rows or more)
+    cannot be removed so cheaply, so they are contracted: only the small atoms outside their
+    span, the exposed ones, are left, as elements of the quotient by it. No removal of fewer
+    than `min_size` rows lowers the rank if `min_size` disjoint bases of that quotient can be
+    made of exposed rows (the removal would have to hit every one); such a packing is searched
+    for greedily, preferring the atoms with the most rows left, and if none is found the atoms
+    whose rows ran out are blamed. (The search may miss a packing that exists: it errs on the
+    side of suppressing.)
+
+    The slice with the most blocks is kept apart: every atom has exactly one of its blocks, so
+    eliminating them leaves linear algebra over the other slices' blocks only, which stays
+    small when one slice has hundreds of cells."""
+    small = sizes < min_size
+    if not small.any():
+        return np.zeros(0, dtype=np.int64)
+    wide = int(np.argmax(widths))
+    rest = [s for s in range(len(widths)) if s != wide]
+    offsets = np.cumsum([0, *(widths[s] for s in rest)])
+    vectors = np.zeros((len(atoms), int(offsets[-1])))
+    for j, s in enumerate(rest):
+        vectors[np.arange(len(atoms)), offsets[j] + atoms[:, s]] = 1.0
+    group = atoms[:, wide]
+    # Contracting a large atom identifies its wide block with minus its other blocks; any
+    # further large atom of that block then ties other blocks together (the span `ties`).
+    anchor = np.full(widths[wide], -1)
+    large = np.flatnonzero(~small)
+    anchor[group[large[::-1]]] = large[::-1]
+    ties = _orthonormal_rows(vectors[large] - vectors[anchor[group[large]]])
+
+    def reduced(rows: np.ndarray) -> np.ndarray:
+        return rows - (rows @ ties) @ ties.T
+
+    members = np.flatnonzero(small)
+    free = anchor[group[members]] < 0  # wide block without a large atom: a basis element of its own
+    tied = np.zeros((len(members), vectors.shape[1]))
+    tied[~free] = reduced(vectors[members[~free]] - vectors[anchor[group[members[~free]]]])
+    exposed = free | (np.abs(tied).max(axis=1, initial=0.0) > _TOLERANCE)
+    if not exposed.any():
+        return np.zeros(0, dtype=np.int64)
+    members, free, tied = members[exposed], free[exposed], tied[exposed]
+    blocks = group[members]
+    # Within a free wide block, differences of atoms are what remains once the block's first
+    # atom is a basis element; they span the same space whichever atom comes first.
+    first = {}
+    for i, block in zip(np.flatnonzero(free), blocks[free], strict=True):
+        first.setdefault(block, i)
+    starts = np.array([first.get(b, 0) for b in blocks])
+    tied[free] = reduced(vectors[members[free]] - vectors[members[starts[free]]])
+    rank = np.linalg.matrix_rank(tied, tol=_TOLERANCE) if len(tied) and tied.shape[1] else 0
+    free_blocks = np.unique(blocks[free])
+    left = sizes[members].copy()
+    needed = min_size
+    while needed > 0:
+        order = np.lexsort((np.arange(len(left)), -left))
+        order = order[left[order] > 0]
+        # The first atom of each free block in this order leads it; the rest count by their
+        # difference from it.
+        leads = {}
+        for i in order[free[order]]:
+            leads.setdefault(blocks[i], i)
+        if len(leads) < len(free_blocks):
+            return _ran_out(members, left)
+        lead_rows = np.array([leads.get(b, i) for i, b in enumerate(blocks)])
+        candidates = order[~np.isin(order, list(leads.values()))]
+        differences = tied.copy()
+        differences[free] = reduced(vectors[members[free]] - vectors[members[lead_rows[free]]])
+        chosen = _greedy_basis(differences, candidates, rank)
+        if chosen is None:
+            return _ran_out(members, left)
+        basis = np.concatenate([np.fromiter(leads.values(), dtype=np.int64), chosen])
+        outside = np.delete(left, basis)
+        # Use this basis until its scarcest atom is no richer than the best atom outside it,
+        # so that the packing stays balanced.
+        uses = max(1, int(left[basis].min()) - int(outside.max(initial=0)))
+        uses = min(uses, needed)
+        left[basis] -= uses
+        needed -= uses
+    return np.zeros(0, dtype=np.int64)
+
+
+_TOLERANCE = 1e-8
+
+
+def _ran_out(members: np.ndarray, left: np.ndarray) -> np.ndarray:
+    # Should rounding ever fail a basis with no atom used up, blame them all: never none.
+    return members[left == 0] if (left == 0).any() else members
+
+
+def _orthonormal_rows(rows: np.ndarray) -> np.ndarray:
+    """An orthonormal basis (columns) of the span of `rows`."""
+    if not len(rows) or not rows.shape[1]:
+        return np.zeros((rows.shape[1], 0))
+    _, singular, vt = np.linalg.svd(rows, full_matrices=False)
+    return vt[singular > _TOLERANCE * max(1.0, singular.max(initial=0.0))].T
+
+
+def _greedy_basis(vectors: np.ndarray, order: np.ndarray, rank: int) -> np.ndarray | None:
+    """`rank` independent rows of `vectors` taken in `order`, a block at a time (pivoted QR
+    picks within a block), or None if those rows do not span that many dimensions."""
+    basis: list[int] = []
+    q = np.zeros((vectors.shape[1], 0))
+    for start in range(0, len(order), 64):
+        if len(basis) == rank:
+            break
+        chosen = order[start : start + 64]
+        residual = vectors[chosen].T - q @ (q.T @ vectors[chosen].T)
+        r_q, r_r, pivots = scipy.linalg.qr(residual, mode="economic", pivoting=True)
+        found = min(int((np.abs(np.diag(r_r)) > _TOLERANCE).sum()), rank - len(basis))
+        basis += chosen[pivots[:found]].tolist()
+        q = np.hstack([q, r_q[:, :found]])
+    return np.asarray(basis, dtype=np.int64) if len(basis) == rank else None
+
+
+def suppress_hidden_cells(cells: list[dict], publication: Publication) -> list[dict]:
+    """Stored cells of a hidden split's evaluation as they may be shown: a cell is published when
+    `publication` allows it and its slice was scored with the cells it has now (every nonempty
+    cell's row count as recomputed), so that cells of a slice since removed or changed are never
+    shown. Returns new dicts: suppressed cells get `n` and `metrics` None; every cell gets
+    `suppressed`."""
+    stored: dict[str, dict[str, int]] = {}
+    clashes = set()
+    for cell in cells:
+        if cell.get("n"):
+            sizes = stored.setdefault(cell["slice"], {})
+            if cell["cell"] in sizes:
+                clashes.add(cell["slice"])
+            sizes[cell["cell"]] = cell["n"]
+    current = {
+        name
+        for name, sizes in stored.items()
+        if name not in clashes and publication.sizes.get(name) == sizes
+    }
     out = []
-    for index, cell in enumerate(slices):
-        if index in hidden:
-            out.append({**cell, "n": None, "metrics": None, "suppressed": True})
-        else:
+    for cell in cells:
+        key = (cell["slice"], cell["cell"])
+        if cell.get("n") and cell["slice"] in current and key in publication.shown:
             out.append({**cell, "suppressed": False})
+        else:
+            out.append({**cell, "n": None, "metrics": None, "suppressed": True})
     return out

@@ -3,26 +3,34 @@
 What of a submission's evaluations a viewer may see:
 - values on a hidden split revealed only after close are withheld from everyone but maintainers
   until the benchmark closes;
-- slice cells of hidden splits smaller than MIN_SLICE_SIZE are suppressed, with further cells
-  suppressed so that they cannot be recovered by subtraction — for maintainers too, since the
-  same figures reach exports and screenshots.
+- slice cells of hidden splits are suppressed where published cells and the overall score could
+  be added and subtracted into a sum over fewer than MIN_SLICE_SIZE rows (docs/formats.md) —
+  for maintainers too, since the same figures reach exports and screenshots.
 Pages and the API both present evaluations, breakdowns and leaderboards through this module
 only (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from functools import cached_property
 
+import pyarrow as pa
 from django.conf import settings
 from django.http import Http404
 
 from benchmarks.access import can_maintain
 from benchmarks.models import Benchmark, Split, Task
-from scoring.slices import suppress_hidden_cells
+from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
 from submissions.models import Evaluation, Submission
+from submissions.pipeline import split_table
+
+logger = logging.getLogger(__name__)
 
 
 class SelectionError(Exception):
@@ -45,8 +53,50 @@ CONFUSION_FIELDS = ("labels", "matrix")
 def visible_slices(evaluation: Evaluation) -> list[dict]:
     cells = [{k: cell.get(k) for k in CELL_FIELDS} for cell in evaluation.slices or []]
     if evaluation.split.role == Split.Role.HIDDEN:
-        return suppress_hidden_cells(cells, settings.MIN_SLICE_SIZE)
+        publication = slice_publication(evaluation.split, evaluation.task)
+        return suppress_hidden_cells(cells, publication)
     return [{**cell, "suppressed": False} for cell in cells]
+
+
+# Which cells a hidden split may publish depends on its rows, the task's current slice specs and
+# MIN_SLICE_SIZE only (never on labels or predictions), so it is computed once per process for
+# each such combination and applies to every evaluation of the split. Being decided when shown,
+# a new rule or a slice added in the admin needs no rescoring.
+_PUBLICATIONS: OrderedDict[tuple, Publication] = OrderedDict()
+_PUBLICATIONS_SIZE = 64
+_PUBLICATIONS_LOCK = threading.Lock()
+
+
+def slice_publication(split: Split, task: Task) -> Publication:
+    """The cells of `split` that may be shown under `task`'s current slices (docs/formats.md,
+    "Breakdowns and leakage rules"). If the split cannot be read, none may."""
+    specs = [spec for spec in task.slices or [] if isinstance(spec, dict)]
+    key = (split.pk, split.fingerprint, json.dumps(specs, sort_keys=True), settings.MIN_SLICE_SIZE)
+    with _PUBLICATIONS_LOCK:
+        publication = _PUBLICATIONS.get(key)
+        if publication is not None:
+            _PUBLICATIONS.move_to_end(key)
+            return publication
+    # Only input and metadata columns are read: a spec naming another column (the label, say)
+    # computes nothing, and publishes nothing.
+    usable = {*task.input_columns, *task.metadata_columns}
+    named = {spec.get("column") for spec in specs if isinstance(spec.get("column"), str)}
+    columns = tuple(sorted(named & usable))
+    try:
+        gold = split_table(split, columns) if columns else pa.table({})
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        logger.warning(
+            "Slices of split %s could not be read (%s): all its cells are suppressed.",
+            split.pk,
+            type(exc).__name__,
+        )
+        return Publication(sizes={}, shown=frozenset())
+    publication = hidden_publication(specs, gold, settings.MIN_SLICE_SIZE)
+    with _PUBLICATIONS_LOCK:
+        _PUBLICATIONS[key] = publication
+        while len(_PUBLICATIONS) > _PUBLICATIONS_SIZE:
+            _PUBLICATIONS.popitem(last=False)
+    return publication
 
 
 def visible_confusion(evaluation: Evaluation) -> dict | None:

@@ -7,7 +7,13 @@ import pyarrow as pa
 import pytest
 
 from scoring import slices
-from scoring.slices import bin_names, slice_cells, suppress_hidden_cells
+from scoring.slices import (
+    bin_names,
+    hidden_publication,
+    publishable,
+    slice_cells,
+    suppress_hidden_cells,
+)
 
 GOLD = pa.table(
     {
@@ -69,43 +75,88 @@ def test_pattern_slices_fall_back_to_python_regexes():
     assert cells_of(spec)[:2] == ["no match", "match"]
 
 
-def cell(name, n, slice_name="s"):
-    return {"slice": slice_name, "cell": name, "n": n, "metrics": {"accuracy": {"value": 1.0}}}
+def partition(*sizes):
+    """Per-row cell codes: the first `sizes[0]` rows in cell 0, and so on."""
+    return np.repeat(np.arange(len(sizes)), sizes)
 
 
-def suppressed(cells, min_size=20):
-    return [c["cell"] for c in suppress_hidden_cells(cells, min_size) if c["suppressed"]]
+def suppressed(*sizes, min_size=20):
+    """Indices of the cells of a lone slice that a hidden split may not show."""
+    (shown,) = publishable([partition(*sizes)], min_size)
+    return np.flatnonzero(~shown).tolist()
 
 
 def test_large_cells_are_left_alone():
-    out = suppress_hidden_cells([cell("a", 20), cell("b", 30)], 20)
-    assert [c["suppressed"] for c in out] == [False, False]
-    assert out[0]["n"] == 20
+    assert suppressed(20, 30) == []
 
 
 def test_a_small_cell_takes_the_next_smallest_with_it():
-    cells = [cell("a", 100), cell("b", 5), cell("c", 30), cell("d", 25)]
-    assert suppressed(cells) == ["b", "d"]
-    out = suppress_hidden_cells(cells, 20)
-    assert out[1] == {**cells[1], "n": None, "metrics": None, "suppressed": True}
+    # 5 rows could be recovered from the overall score minus the others: 25 more go with them.
+    assert suppressed(100, 5, 30, 25) == [1, 3]
 
 
 def test_small_cells_that_together_reach_the_minimum_suffice():
-    assert suppressed([cell("a", 100), cell("b", 12), cell("c", 9)]) == ["b", "c"]
+    assert suppressed(100, 12, 9) == [1, 2]
 
 
 def test_a_slice_may_be_withheld_entirely():
-    assert suppressed([cell("a", 10), cell("b", 5)]) == ["a", "b"]
+    assert suppressed(10, 5) == [0, 1]
 
 
-def test_slices_are_suppressed_independently():
-    cells = [cell("a", 100), cell("b", 3), cell("x", 50, "t"), cell("y", 60, "t")]
-    assert suppressed(cells) == ["a", "b"]
+def test_a_slice_over_unrelated_rows_is_not_dragged_along():
+    withheld = partition(100, 3)
+    other = np.tile([0, 1], 52)[:103]
+    shown = publishable([withheld, other], 20)
+    assert [s.tolist() for s in shown] == [[False, False], [True, True]]
 
 
 @pytest.mark.parametrize("min_size", [1, 0])
 def test_a_minimum_of_one_suppresses_nothing(min_size):
-    assert suppressed([cell("a", 1), cell("b", 2)], min_size) == []
+    assert suppressed(1, 2, min_size=min_size) == []
+
+
+def cell(slice_name, name, n, accuracy=0.5):
+    return {"slice": slice_name, "cell": name, "n": n, "metrics": {"accuracy": {"value": accuracy}}}
+
+
+TOPICS = pa.table({"topic": ["a"] * 30 + ["b"] * 25 + ["c"] * 5, "score": [1.0] * 60})
+
+
+def shown_cells(stored, specs, min_size=20):
+    publication = hidden_publication(specs, TOPICS, min_size)
+    return [
+        (c["slice"], c["cell"])
+        for c in suppress_hidden_cells(stored, publication)
+        if not c["suppressed"]
+    ]
+
+
+def test_stored_cells_are_shown_as_the_publication_allows():
+    specs = [{"name": "topic", "column": "topic"}]
+    stored = [cell("topic", "a", 30), cell("topic", "b", 25), cell("topic", "c", 5)]
+    out = suppress_hidden_cells(stored, hidden_publication(specs, TOPICS, 20))
+    assert [c["suppressed"] for c in out] == [False, True, True]
+    assert out[1] == {**stored[1], "n": None, "metrics": None, "suppressed": True}
+    assert out[0] == {**stored[0], "suppressed": False}
+
+
+def test_cells_of_a_slice_no_longer_specified_are_suppressed():
+    stored = [cell("old", "x", 30), cell("old", "y", 30)]
+    assert shown_cells(stored, [{"name": "topic", "column": "topic"}]) == []
+
+
+def test_a_slice_scored_with_other_cells_is_suppressed_entirely():
+    # Same name, but the cells (and so the rows) differ from what the current spec gives.
+    specs = [{"name": "topic", "column": "topic"}]
+    stored = [cell("topic", "a", 30), cell("topic", "b", 30)]
+    assert shown_cells(stored, specs) == []
+
+
+def test_a_spec_that_cannot_be_computed_or_is_named_twice_shows_nothing():
+    stored = [cell("topic", "a", 30), cell("topic", "b", 25), cell("topic", "c", 5)]
+    assert shown_cells(stored, [{"name": "topic", "column": "nope"}]) == []
+    twice = [{"name": "topic", "column": "topic"}, {"name": "topic", "column": "score"}]
+    assert shown_cells(stored, twice) == []
 
 
 @pytest.mark.parametrize("block_bytes", [3, 1 << 20])

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from benchmarks.models import Split
 from submissions.models import Evaluation
-from tests.base import PlatformTestCase, make_scored_submission
+from tests.base import PlatformTestCase, make_scored_submission, make_split
 
 
 def cell(slice_name: str, name: str, n: int, accuracy: float) -> dict:
@@ -25,11 +25,31 @@ CELLS = [
 ]
 
 
+def hidden_rows() -> list[dict]:
+    """A hidden split whose rows give exactly the cells of CELLS (suppression is decided on the
+    split's rows, so stored cells must match them)."""
+    cells = [("billing", 5.0, 30), ("billing", 50.0, 30), ("delivery", 5.0, 15)]
+    cells += [("delivery", 50.0, 15), ("rare", 5.0, 5)]
+    rows = [(topic, score) for topic, score, n in cells for _ in range(n)]
+    return [
+        {"id": f"test-{i:03d}", "text": "t", "label": "zz-label-pos", "topic": t, "score": v}
+        for i, (t, v) in enumerate(rows)
+    ]
+
+
 @override_settings(MIN_SLICE_SIZE=20)
 class SubmissionBreakdownApiTests(PlatformTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
+        cls.task.metadata_columns = ["topic", "score"]
+        cls.task.slices = [
+            {"name": "topic", "column": "topic"},
+            {"name": "length", "column": "score", "measure": "value", "bins": [0, 10]},
+        ]
+        cls.task.save()
+        cls.test_split.delete()
+        cls.test_split = make_split(cls.task, "test", Split.Role.HIDDEN, hidden_rows())
         cls.submission = make_scored_submission(
             cls.benchmark,
             cls.alice,

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import yaml
+from stack import BIN, ROOT, Stack, fresh_production_stack, multipart
 
-ROOT = Path(__file__).resolve().parent.parent
 KEEP = False
-BIN = Path(sys.executable).parent
 LABELS = ["negative", "positive", "neutral"]
 WORDS = [
     "good",
@@ -112,12 +107,6 @@ def prediction_csv(folder: Path, seed: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def request(url, token, body=None, headers=None, method="GET"):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     req.add_header("Authorization", f"Token {token}")
@@ -125,69 +114,19 @@ def request(url, token, body=None, headers=None, method="GET"):
         return json.loads(response.read())
 
 
-def multipart(content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
-            "Content-Type: text/csv\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    # A production database needs a SECRET_KEY (the embedded default generates its own).
-    env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", SECRET_KEY="bench-only", **env_extra)
-    # One client polling every 10 ms is far over the API's rate limits for people.
-    env.update(THROTTLE_ANON="none", THROTTLE_USER="none", THROTTLE_UPLOADS="none")
-
-    def manage(*args):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        if done.returncode:
-            raise SystemExit(f"{label}: manage.py {args[0]} failed:\n{done.stderr}")
-        return done.stdout
-
-    manage("migrate", "--noinput")
-    manage("import_benchmark", str(bundle))
-    token = manage("create_api_token", "bench", "--create-user").strip().splitlines()[-1]
+    stack = Stack(label, env_extra, keep=KEEP)
+    stack.manage("migrate", "--noinput")
+    stack.manage("import_benchmark", str(bundle))
+    token = stack.manage("create_api_token", "bench", "--create-user").strip().splitlines()[-1]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    processes = [
-        subprocess.Popen(
-            [BIN / "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                BIN / "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "scoring",
-                "-c",
-                "1",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
+    stack.start("web", [BIN / "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"])
+    stack.start(
+        "worker",
+        [BIN / "celery", "-A", "config", "worker", "-Q", "scoring", "-c", "1"]
+        + ["--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+    )
     try:
         for _ in range(300):
             try:
@@ -221,17 +160,16 @@ def run_platform(label: str, env_extra: dict, bundle: Path, files: list[bytes]) 
             latencies.append(done - start)
         # Where the time went, from the rows' own timestamps: waiting in the queue (created to
         # claimed) and the worker's run (claimed to recorded).
-        phases = json.loads(manage("shell", "-c", PHASES).strip().splitlines()[-1])
+        phases = json.loads(stack.manage("shell", "-c", PHASES).strip().splitlines()[-1])
         return {"label": label, "latencies": latencies, "uploads": uploads, **phases}
     finally:
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            p.wait(timeout=30)
-        if KEEP:
-            print(f"  ({label}: DATA_DIR kept at {data_dir})")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        stack.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 PHASES = """
@@ -294,16 +232,6 @@ def main() -> None:
     global KEEP
     KEEP = args.keep
 
-    import psycopg2
-
-    dbname = args.database_url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(args.database_url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-        cur.execute(f'CREATE DATABASE "{dbname}"')
-    admin.close()
-
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         write_bundle(bundle, args.rows)
@@ -317,7 +245,7 @@ def main() -> None:
         results = [
             run_platform(
                 "PostgreSQL + Redis",
-                {"DATABASE_URL": args.database_url, "CELERY_BROKER_URL": args.broker_url},
+                fresh_production_stack(args.database_url, args.broker_url),
                 bundle,
                 files,
             )

@@ -1,20 +1,27 @@
-"""Reading and checking prediction files (docs/formats.md).
+"""Reading and checking prediction files (docs/formats.md, "Prediction files").
 
 A prediction file is CSV, JSON lines (or a JSON array) or Parquet, optionally gzip-compressed,
 with an `id` and a `prediction` column (and optionally `task`). Reading is done by pyarrow; every
 problem becomes a `PredictionFileError` whose messages a participant can act on. Messages quote
 ids and the participant's own predictions, never a gold value: they may be about a hidden split.
+
+Files come from anyone, so reading is bounded by `Limits`: the decoded size, the rows and the
+columns are checked from metadata before anything is decoded where the format has it (Parquet's
+footer) and counted as the file is decoded otherwise (gzip is inflated in pieces, CSV lines are
+counted before parsing), and only the `id`, `prediction` and `task` columns are ever built. No
+file, however crafted, makes a check hold more than about three times `Limits.max_bytes`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import gzip
-import io
 import json
 import math
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -27,12 +34,49 @@ import pyarrow.parquet as pq
 from scoring import tasktypes
 
 FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+COLUMNS = ("id", "prediction", "task")  # the columns that are read; others are skipped
 MAX_EXAMPLES = 5
+EXAMPLE_CHARS = 40  # a value quoted in a message is cut to this: a cell may be megabytes
 # A decimal number as text: what a regression prediction may be in a CSV cell.
 NUMBER_PATTERN = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
-# Decompressed size cap, so that a small .gz cannot expand into a memory bomb.
-MAX_BYTES = 2 * 1024**3
-CSV_BLOCK_BYTES = 64 << 20
+# CSV is parsed in blocks (on several threads); a row may not be longer than one.
+CSV_BLOCK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20  # pieces in which files are inflated, scanned and validated
+# The first line of a CSV file names a handful of columns.
+MAX_HEADER_BYTES = 64 << 10
+# A line of a JSON lines file holds one row: an id and a prediction (a text of at most
+# Limits.max_text_chars, a tag list with a tag per input token).
+MAX_JSON_LINE_BYTES = 1 << 20
+# pyarrow's JSON parser recurses once per level of nesting, and a deep enough line crashes the
+# process instead of raising. A line with more opening brackets than this (a bound on its depth,
+# strings included) is parsed by Python's json instead, which raises RecursionError.
+MAX_PYARROW_JSON_BRACKETS = 256
+# A JSON array is one document, parsed whole by Python's json into objects that take up to
+# twenty times its text: it may be at most this fraction of the decoded-size cap (JSON lines,
+# read by pyarrow a line at a time, have no such limit).
+JSON_ARRAY_FRACTION = 10
+# The Parquet footer has an entry per row group and column: a few kilobytes for real files.
+MAX_PARQUET_FOOTER_BYTES = 1 << 20
+# A token-classification tag is a label name; without label names, at most this long.
+MAX_TAG_CHARS = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one prediction file may hold (docs/formats.md, "Prediction files").
+
+    `max_bytes` caps the decoded size (after gzip or unzipping); `max_rows` the rows (None: no
+    cap); `max_columns` the columns; `max_text_chars` one text prediction (question answering,
+    generation) and `max_mean_text_chars` the text predictions of a file, per id on average."""
+
+    max_bytes: int = 200 << 20
+    max_rows: int | None = None
+    max_columns: int = 8
+    max_text_chars: int = 20_000
+    max_mean_text_chars: int = 2_000
+
+
+DEFAULT_LIMITS = Limits()
 
 
 class PredictionFileError(ValueError):
@@ -43,13 +87,22 @@ class PredictionFileError(ValueError):
         super().__init__("\n".join(self.messages))
 
 
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
+
 def _examples(values: Sequence[Any], limit: int = MAX_EXAMPLES) -> str:
-    shown = ", ".join(repr(v) if not isinstance(v, str) else json.dumps(v) for v in values[:limit])
+    shown = ", ".join(_shown(v) for v in values[:limit])
     return shown + (", …" if len(values) > limit else "")
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 10 * 2**20 else f"{n / 2**20:.1f} MB"
 
 
 def detect_format(filename: str) -> tuple[str, bool]:
@@ -63,64 +116,208 @@ def detect_format(filename: str) -> tuple[str, bool]:
             return fmt, gzipped
     allowed = ", ".join(f"{ext}[.gz]" for ext in FORMATS)
     raise PredictionFileError(
-        f"Unsupported file type for {filename!r}: prediction files must end in {allowed}."
+        f"Unsupported file type for {_shown(filename)}: prediction files must end in {allowed}."
     )
 
 
-def _read_bytes(source: str | bytes | BinaryIO, gzipped: bool) -> bytes:
-    if isinstance(source, bytes):
-        raw = source
+# --- bytes ----------------------------------------------------------------------------------
+
+
+def _too_large(max_bytes: int) -> PredictionFileError:
+    return PredictionFileError(
+        f"The file is larger than {_mb(max_bytes)} once decompressed, the limit for a "
+        "prediction file."
+    )
+
+
+def _chunks(source: str | bytes | bytearray | BinaryIO) -> Iterator[bytes | memoryview]:
+    if isinstance(source, bytes | bytearray):
+        view = memoryview(source)
+        for start in range(0, len(view), CHUNK_BYTES):
+            yield view[start : start + CHUNK_BYTES]
     elif hasattr(source, "read"):
-        raw = source.read()
+        while piece := source.read(CHUNK_BYTES):
+            yield piece
     else:
         with open(source, "rb") as fh:
-            raw = fh.read()
-    if not gzipped:
-        return raw
-    try:
-        # max_length bounds the output: a compression bomb stops at MAX_BYTES + 1.
-        out = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        data = out.decompress(raw, MAX_BYTES + 1)
-    except (zlib.error, gzip.BadGzipFile, EOFError):
-        raise PredictionFileError("The file ends in .gz but is not valid gzip data.") from None
-    if len(data) > MAX_BYTES:
-        raise PredictionFileError("The decompressed file is larger than the 2 GiB limit.")
+            yield from _chunks(fh)
+
+
+def _read_bytes(
+    source: str | bytes | bytearray | BinaryIO, gzipped: bool, max_bytes: int
+) -> bytes | bytearray:
+    if gzipped:
+        return _gunzip(_chunks(source), max_bytes)
+    if isinstance(source, bytes | bytearray):
+        data = source
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+    else:
+        with open(source, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
     return data
 
 
-def _check_utf8(data: bytes) -> bytes:
+def _gunzip(chunks: Iterable[bytes | memoryview], max_bytes: int) -> bytearray:
+    """Inflate gzip data a piece at a time, stopping as soon as the output passes `max_bytes`:
+    a bomb costs the cap, not what it expands to. Concatenated members are one stream, and
+    zero bytes after a member are padding (as Python's gzip module reads them)."""
+    out = bytearray()
+    decoder: Any = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    started = False
+    try:
+        for chunk in chunks:
+            data = bytes(chunk)
+            while data:
+                if decoder.eof:
+                    data = data.lstrip(b"\0")
+                    if not data:
+                        break
+                    decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                started = True
+                # 64 KiB of input can inflate to 64 MB: take the output in bounded pieces.
+                out += decoder.decompress(data, CHUNK_BYTES)
+                if len(out) > max_bytes:
+                    raise _too_large(max_bytes)
+                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+    except zlib.error:
+        raise PredictionFileError("The file ends in .gz but is not valid gzip data.") from None
+    if not started:
+        raise PredictionFileError("The file is empty.")
+    if not decoder.eof:
+        raise PredictionFileError("The gzip data is cut short: the file is incomplete.")
+    return out
+
+
+def _check_utf8(data: bytes | bytearray) -> bytes | bytearray:
     if data.isascii():
         return data  # ASCII is UTF-8; the check is a scan with no copy
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise PredictionFileError(
-            f"The file is not UTF-8 text (invalid byte at line {line}); save it as UTF-8."
-        ) from None
+    # Validated a piece at a time: decoding a whole file at once would hold a str of up to four
+    # times its size.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK_BYTES):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(
+                view[start : start + CHUNK_BYTES], final=start + CHUNK_BYTES >= len(view)
+            )
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, max(0, start - pending + exc.start)) + 1
+            raise PredictionFileError(
+                f"The file is not UTF-8 text (invalid byte at line {line:,}); save it as UTF-8."
+            ) from None
     # Spreadsheet programs write a byte-order mark; it would otherwise end up in the first name.
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if data.startswith(b"\xef\xbb\xbf"):
+        if isinstance(data, bytearray):
+            del data[:3]  # moves the start, copies nothing
+        else:
+            data = data[3:]
+    return data
 
 
-def _read_csv(data: bytes) -> pa.Table:
-    # Every column is read as text: inference would turn id "007" into 7 and label "1" into 1.
-    # The header is parsed here only to name the columns for ConvertOptions.
-    end = data.find(b"\n")
-    first_line = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
-    names = next(csv.reader([first_line]), [])
-    convert = pa_csv.ConvertOptions(
-        column_types={name: pa.string() for name in names}, strings_can_be_null=False
+def _too_many_rows(max_rows: int) -> PredictionFileError:
+    return PredictionFileError(
+        f"The file has more than {max_rows:,} rows: a prediction file has one row per id of "
+        "the benchmark's scored splits."
     )
-    # One block (so one chunk per column, nothing to combine after) up to a size where parsing
-    # blocks on several threads pays for itself.
-    read = pa_csv.ReadOptions(block_size=max(1 << 20, min(len(data) + 1, CSV_BLOCK_BYTES)))
+
+
+def _check_columns(names: Sequence[str], limits: Limits) -> list[str]:
+    """The names of the columns to read, after checking the header: not too many columns,
+    none twice, `id` and `prediction` there."""
+    if len(names) > limits.max_columns:
+        raise PredictionFileError(
+            f"The file has {len(names):,} columns; a prediction file has 'id', 'prediction' "
+            f"and optionally 'task' (at most {limits.max_columns} columns in all)."
+        )
+    stripped = [name.strip() for name in names]
+    twice = sorted({name for name in stripped if stripped.count(name) > 1})
+    if twice:
+        raise PredictionFileError(
+            f"The file has the column {_examples(twice)} more than once; each column may "
+            "appear once."
+        )
+    missing = [name for name in ("id", "prediction") if name not in stripped]
+    if missing:
+        found = ", ".join(_shown(n) for n in stripped[:20]) if stripped else "none"
+        raise PredictionFileError(
+            f"The file has no {' or '.join(repr(m) for m in missing)} column "
+            f"(columns found: {found}); it needs 'id' and 'prediction'."
+        )
+    return [name for name in names if name.strip() in COLUMNS]
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _csv_header(data: bytes | bytearray) -> list[str]:
+    ends = [
+        at
+        for at in (data.find(b"\n", 0, MAX_HEADER_BYTES), data.find(b"\r", 0, MAX_HEADER_BYTES))
+        if at >= 0
+    ]
+    if not ends and len(data) > MAX_HEADER_BYTES:
+        raise PredictionFileError(
+            f"The first line of the file is longer than {MAX_HEADER_BYTES:,} bytes; it should "
+            "be the header naming the columns (id,prediction)."
+        )
+    line = bytes(data[: min(ends) if ends else len(data)]).decode("utf-8")
     try:
-        return pa_csv.read_csv(pa.BufferReader(data), read_options=read, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        raise PredictionFileError(_csv_message(exc)) from None
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        raise PredictionFileError(
+            "The first line of the file (the header) could not be read as CSV."
+        ) from None
 
 
-def _csv_message(exc: Exception) -> str:
+def _read_csv(data: bytes | bytearray, limits: Limits) -> pa.Table:
+    # Only the needed columns are built, and each as text: inference would turn id "007" into 7
+    # and label "1" into 1.
+    keep = _check_columns(_csv_header(data), limits)
+    convert = pa_csv.ConvertOptions(
+        column_types={name: pa.string() for name in keep},
+        strings_can_be_null=False,
+        include_columns=keep,
+    )
+    # A row ends at a line break (values may not span lines), so there are at most twice as many
+    # rows as the commoner of "\n" and "\r" (mixed endings). Within that bound the file is read
+    # at once; beyond it, it is read in blocks until the rows pass the cap.
+    max_rows = limits.max_rows
+    streamed = (
+        max_rows is not None
+        and max(data.count(b"\n"), data.count(b"\r") if b"\r" in data else 0) > max_rows
+    )
+    # Past the bound, small blocks on one thread, which stop as soon as the rows pass the cap
+    # (several threads read ahead).
+    block = CHUNK_BYTES if streamed else CSV_BLOCK_BYTES
+    read = pa_csv.ReadOptions(block_size=block, use_threads=not streamed)
+    try:
+        if not streamed:
+            table = pa_csv.read_csv(
+                pa.BufferReader(data), read_options=read, convert_options=convert
+            )
+        else:
+            reader = pa_csv.open_csv(
+                pa.BufferReader(data), read_options=read, convert_options=convert
+            )
+            batches, rows = [], 0
+            for batch in reader:
+                rows += batch.num_rows
+                if rows > max_rows:
+                    raise _too_many_rows(max_rows)
+                batches.append(batch)
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+    except pa.ArrowException as exc:
+        raise PredictionFileError(_csv_message(exc, block)) from None
+    if max_rows is not None and table.num_rows > max_rows:
+        raise _too_many_rows(max_rows)
+    return table
+
+
+def _csv_message(exc: Exception, block: int) -> str:
     text = str(exc)
     if "Empty CSV file" in text:
         return "The file is empty."
@@ -129,108 +326,376 @@ def _csv_message(exc: Exception) -> str:
         # text, which could be long, keep the counts.
         detail = text.split(":", 2)[1].strip() if text.count(":") >= 2 else text
         return f"The CSV file could not be parsed: a row has the wrong number of fields ({detail})."
+    if "straddl" in text:
+        return (
+            f"The CSV file could not be parsed: a row is longer than {_mb(block)} (a row holds "
+            "an id and a prediction), or a quote is not closed."
+        )
     return "The CSV file could not be parsed; check the quoting and the number of fields per row."
 
 
-def _read_json(data: bytes) -> pa.Table:
-    stripped = data.lstrip()
-    if not stripped:
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _read_json(data: bytes | bytearray, limits: Limits) -> pa.Table:
+    first = re.search(rb"\S", data)
+    if first is None:
         raise PredictionFileError("The file is empty.")
-    if stripped.startswith(b"["):
+    if data[first.start()] == ord("["):
+        return _read_json_array(data, limits)
+    longest, longest_at, brackets = _line_shape(data)
+    if longest > MAX_JSON_LINE_BYTES:
+        raise PredictionFileError(
+            f"Line {longest_at:,} is {_mb(longest)} long; a line holds one row (an id and a "
+            f"prediction) and may be at most {_mb(MAX_JSON_LINE_BYTES)}."
+        )
+    schema = _json_schema(data) if brackets <= MAX_PYARROW_JSON_BRACKETS else None
+    if schema is not None:
+        # The columns are named, and every other key is skipped: inferring them would build a
+        # column per key ever seen, each as long as the file (lines with distinct keys make
+        # that quadratic).
+        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        read = pa_json.ReadOptions(block_size=2 * MAX_JSON_LINE_BYTES)
         try:
-            rows = json.loads(data)
-        except ValueError:
-            raise PredictionFileError("The JSON file could not be parsed.") from None
-        return _table_from_rows(rows)
-    try:
-        return pa_json.read_json(io.BytesIO(data))
-    except pa.ArrowInvalid:
-        pass
+            table = pa_json.read_json(pa.BufferReader(data), read, options)
+        except pa.ArrowException:
+            table = None  # e.g. ids that are numbers on some lines and strings on others
+        if table is not None:
+            if table["task"].null_count == table.num_rows:
+                table = table.drop_columns(["task"])
+            if limits.max_rows is not None and table.num_rows > limits.max_rows:
+                raise _too_many_rows(limits.max_rows)
+            return table
     # pyarrow refuses columns whose type changes between rows (ids 1 and "a"); such files are
     # valid for us, so parse them line by line.
-    rows = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
+    return _table_from_rows(_json_lines(data), limits)
+
+
+def _line_shape(data: bytes | bytearray) -> tuple[int, int, int]:
+    """(length of the longest line, its number, most `[` and `{` on one line), scanned in
+    pieces with numpy. The bracket count bounds how deep a line can nest."""
+    longest, longest_at, most = 0, 1, 0
+    line_start, opened, lines = 0, 0, 0
+    for start in range(0, len(data), CHUNK_BYTES):
+        raw = np.frombuffer(data, np.uint8, count=min(CHUNK_BYTES, len(data) - start), offset=start)
+        opens = np.cumsum((raw == 0x5B) | (raw == 0x7B), dtype=np.int64)
+        ends = np.flatnonzero(raw == 0x0A)
+        if not len(ends):
+            opened += int(opens[-1])
+            continue
+        at = opens[ends]
+        per_line = np.diff(at, prepend=0)
+        per_line[0] += opened
+        starts = np.concatenate(([line_start], ends[:-1] + start + 1))
+        lengths = ends + start - starts
+        i = int(lengths.argmax())
+        if lengths[i] > longest:
+            longest, longest_at = int(lengths[i]), lines + i + 1
+        most = max(most, int(per_line.max()))
+        lines += len(ends)
+        line_start, opened = start + int(ends[-1]) + 1, int(opens[-1] - at[-1])
+    if len(data) - line_start > longest:
+        longest, longest_at = len(data) - line_start, lines + 1
+    return longest, longest_at, max(most, opened)
+
+
+def _json_lines(data: bytes | bytearray) -> Iterator[tuple[int, Any, int]]:
+    """(line number, parsed value, length) of each non-blank line (at most a megabyte each)."""
+    start, number = 0, 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        number += 1
+        line = data[start:end]
+        start = end + 1
+        if line.isspace() or not line:
             continue
         try:
-            rows.append(json.loads(line))
+            value = json.loads(line)
+        except RecursionError:
+            raise PredictionFileError(
+                f"Line {number:,} is nested too deeply to be a row of predictions."
+            ) from None
         except ValueError:
             raise PredictionFileError(
-                f"Line {number} is not valid JSON: each line must be one JSON object."
+                f"Line {number:,} is not valid JSON: each line must be one JSON object."
             ) from None
-    return _table_from_rows(rows)
+        yield number, value, len(line)
 
 
-def _table_from_rows(rows: Any) -> pa.Table:
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise PredictionFileError("The JSON file must hold one object per row.")
-    columns: dict[str, list] = {}
-    for row in rows:
-        for key in row:
-            columns.setdefault(key, [])
-    for key in columns:
-        values = [row.get(key) for row in rows]
-        if key in ("id", "task"):
-            values = [None if v is None else _id_text(v) for v in values]
-        columns[key] = values
+def _json_schema(data: bytes | bytearray) -> pa.Schema | None:
+    """The types of `id`, `prediction` and `task`, as the first lines have them (None when they
+    cannot say: no such lines, nulls only, mixed types, lines that do not parse)."""
+    values: dict[str, list] = {name: [] for name in COLUMNS}
+    sample = data[: data.rfind(b"\n", 0, CHUNK_BYTES) + 1] if len(data) > CHUNK_BYTES else data
     try:
-        return pa.table({k: pa.array(v) for k, v in columns.items()}) if rows else pa.table({})
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Mixed prediction types (a number in one row, a list in another): keep them as JSON
-        # text, the type checks will report the rows that are wrong.
-        return pa.table(
-            {
-                k: pa.array(v)
-                if k != "prediction"
-                else pa.array([x if isinstance(x, str) else json.dumps(x) for x in v])
-                for k, v in columns.items()
-            }
+        for number, row, _ in _json_lines(sample):
+            if not isinstance(row, dict) or any(k != k.strip() for k in row):
+                return None
+            for name in COLUMNS:
+                if name in row:
+                    values[name].append(row[name])
+            if number >= 1000:
+                break
+    except PredictionFileError:
+        return None  # perhaps a line cut at the sample's end; the full parse will tell
+    if not values["id"] or not values["prediction"]:
+        return None
+    try:
+        types = {name: pa.array(v).type for name, v in values.items() if v}
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    task = types.get("task", pa.string())
+    if pa.types.is_null(task):
+        task = pa.string()
+    if not pa.types.is_string(task) or any(_has_null_type(t) for t in types.values()):
+        return None
+    return pa.schema([("id", types["id"]), ("prediction", types["prediction"]), ("task", task)])
+
+
+def _has_null_type(type_: pa.DataType) -> bool:
+    if pa.types.is_null(type_):
+        return True
+    return any(_has_null_type(type_.field(i).type) for i in range(type_.num_fields))
+
+
+def _read_json_array(data: bytes | bytearray, limits: Limits) -> pa.Table:
+    limit = limits.max_bytes // JSON_ARRAY_FRACTION
+    if len(data) > limit:
+        raise PredictionFileError(
+            f"A JSON array file may be at most {_mb(limit)}; write larger files as JSON lines "
+            "(.jsonl, one object per line)."
         )
+    try:
+        rows = json.loads(data)
+    except RecursionError:
+        raise PredictionFileError("The JSON file is nested too deeply to be predictions.") from None
+    except ValueError:
+        raise PredictionFileError("The JSON file could not be parsed.") from None
+    if not isinstance(rows, list):
+        raise PredictionFileError("The JSON file must hold one object per row.")
+    numbered = ((i, row, 0) for i, row in enumerate(rows, start=1))
+    return _table_from_rows(numbered, limits, array=True)
+
+
+def _table_from_rows(
+    rows: Iterable[tuple[int, Any, int]], limits: Limits, array: bool = False
+) -> pa.Table:
+    """A table of the `id`, `prediction` and `task` values of parsed JSON rows (number, value,
+    length of its text), converted a batch at a time: Python objects, which take up to twenty
+    times their JSON text, never stand for more than a batch."""
+    columns: dict[str, list] = {name: [] for name in COLUMNS}
+    chunks: dict[str, list[pa.Array]] = {name: [] for name in COLUMNS}
+    present: set[str] = set()
+    count = batch_bytes = 0
+    for number, row, size in rows:
+        if not isinstance(row, dict):
+            where = f"Row {number:,}" if array else f"Line {number:,}"
+            raise PredictionFileError(f"{where} is not a JSON object: each row must be one.")
+        picked = {}
+        for key, value in row.items():
+            name = key.strip()
+            if name in COLUMNS:
+                if name in picked:
+                    raise PredictionFileError(
+                        f"The file has the column {_shown(name)} more than once; each column "
+                        "may appear once."
+                    )
+                picked[name] = value
+        present.update(picked)
+        for name in COLUMNS:
+            columns[name].append(picked.get(name))
+        count += 1
+        if limits.max_rows is not None and count > limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
+        batch_bytes += size
+        if len(columns["id"]) >= 1 << 16 or batch_bytes > 2 * CHUNK_BYTES:
+            _flush(columns, chunks)
+            batch_bytes = 0
+    _flush(columns, chunks)
+    if not count:
+        return pa.table({})
+    return pa.table({name: _concat(chunks[name], name) for name in COLUMNS if name in present})
+
+
+def _flush(columns: dict[str, list], chunks: dict[str, list[pa.Array]]) -> None:
+    if not columns["id"]:
+        return
+    for name, values in columns.items():
+        if name != "prediction":
+            values = [None if v is None else _id_text(v) for v in values]
+        try:
+            chunks[name].append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            # Mixed prediction types (a number in one row, a list in another): keep them as
+            # JSON text, the type checks will report the rows that are wrong.
+            chunks[name].append(_json_text(values))
+        except UnicodeEncodeError:
+            raise PredictionFileError(
+                "The file holds a \\u escape that is not a character (a lone surrogate such as "
+                "\\ud800); write text as UTF-8."
+            ) from None
+    for values in columns.values():
+        values.clear()
+
+
+def _json_text(values: list) -> pa.Array:
+    try:
+        return pa.array([v if isinstance(v, str) or v is None else json.dumps(v) for v in values])
+    except RecursionError:
+        raise PredictionFileError("The file is nested too deeply to be predictions.") from None
+    except UnicodeEncodeError:
+        raise PredictionFileError(
+            "The file holds a \\u escape that is not a character (a lone surrogate such as "
+            "\\ud800); write text as UTF-8."
+        ) from None
+
+
+def _concat(chunks: list[pa.Array], name: str) -> pa.Array:
+    types = {chunk.type for chunk in chunks}
+    if len(types) == 1:
+        return pa.concat_arrays(chunks)
+    try:
+        unified = (
+            pa.unify_schemas([pa.schema([(name, t)]) for t in types], promote_options="permissive")
+            .field(name)
+            .type
+        )
+        return pa.concat_arrays([chunk.cast(unified) for chunk in chunks])
+    except (pa.ArrowException, TypeError):
+        # Batches of different kinds (numbers, then lists): JSON text, as for mixed rows.
+        return pa.concat_arrays([_json_text(chunk.to_pylist()) for chunk in chunks])
 
 
 def _id_text(value: Any) -> str:
+    if isinstance(value, list | dict):
+        raise PredictionFileError("The 'id' and 'task' columns must hold strings or integers.")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _read_parquet(data: bytes) -> pa.Table:
+# --- Parquet ----------------------------------------------------------------------------------
+
+
+def _read_parquet(data: bytes | bytearray, limits: Limits) -> pa.Table:
+    """Everything that decides the cost is checked in the footer first: rows, columns, the
+    declared sizes and value counts of the columns read. Text columns are read as dictionaries
+    and their decoded size counted before they are expanded: a dictionary of one long string
+    referenced a million times is a small file."""
+    unreadable = PredictionFileError("The Parquet file could not be read.")
+    if len(data) < 12 or data[-4:] != b"PAR1":
+        raise unreadable
+    footer = int.from_bytes(data[-8:-4], "little")
+    if footer > MAX_PARQUET_FOOTER_BYTES:
+        raise PredictionFileError(
+            f"The Parquet file's metadata is {_mb(footer)}, more than a prediction file needs "
+            "(it has too many row groups or columns)."
+        )
     try:
-        return pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowInvalid, OSError):
-        raise PredictionFileError("The Parquet file could not be read.") from None
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        meta, schema = parquet.metadata, parquet.schema_arrow
+    except (pa.ArrowException, OSError):
+        raise unreadable from None
+    if meta.num_columns > limits.max_columns:
+        raise PredictionFileError(
+            f"The file has {meta.num_columns:,} columns; a prediction file has 'id', "
+            f"'prediction' and optionally 'task' (at most {limits.max_columns} columns in all)."
+        )
+    keep = _check_columns(schema.names, limits)
+    if limits.max_rows is not None and meta.num_rows > limits.max_rows:
+        raise _too_many_rows(limits.max_rows)
+    leaves = [
+        j for j in range(meta.num_columns) if meta.schema.column(j).path.split(".")[0] in keep
+    ]
+    declared = values = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for j in leaves:
+            declared += group.column(j).total_uncompressed_size
+            values += group.column(j).num_values
+    if declared > limits.max_bytes or values > limits.max_bytes // 4:
+        raise _too_large(limits.max_bytes)
+    text_leaves = [
+        meta.schema.column(j).path
+        for j in leaves
+        if meta.schema.column(j).physical_type == "BYTE_ARRAY"
+    ]
+    try:
+        table = pq.read_table(pa.BufferReader(data), columns=keep, read_dictionary=text_leaves)
+    except (pa.ArrowException, OSError):
+        raise unreadable from None
+    if (
+        sum(_decoded_bytes(chunk) for column in table.columns for chunk in column.chunks)
+        > limits.max_bytes
+    ):
+        raise _too_large(limits.max_bytes)
+    stored = {field.name: field.type for field in schema}
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if column.type != stored[name]:  # expand what was read as a dictionary
+            try:
+                table = table.set_column(i, name, column.cast(stored[name]))
+            except pa.ArrowException:
+                raise unreadable from None
+    if limits.max_rows is not None and table.num_rows > limits.max_rows:
+        raise _too_many_rows(limits.max_rows)  # the footer said otherwise
+    return table
 
 
-def read_prediction_file(source: str | bytes | BinaryIO, filename: str) -> pa.Table:
+def _decoded_bytes(array: pa.Array) -> int:
+    """What `array` takes once its dictionaries are expanded."""
+    if pa.types.is_dictionary(array.type):
+        dictionary = array.dictionary
+        if (
+            pa.types.is_binary(dictionary.type)
+            or pa.types.is_string(dictionary.type)
+            or pa.types.is_large_string(dictionary.type)
+            or pa.types.is_large_binary(dictionary.type)
+        ):
+            lengths = np.asarray(pc.fill_null(pc.binary_length(dictionary), 0), dtype=np.int64)
+        else:
+            lengths = np.full(len(dictionary), 8, dtype=np.int64)
+        if not len(lengths):
+            return 4 * len(array)
+        indices = np.asarray(pc.fill_null(array.indices, 0), dtype=np.int64)
+        return int(lengths[indices].sum()) + 4 * len(array)
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        return _decoded_bytes(array.flatten()) + 4 * len(array)
+    return array.nbytes
+
+
+# --- the file -----------------------------------------------------------------------------
+
+
+def read_prediction_file(
+    source: str | bytes | bytearray | BinaryIO, filename: str, limits: Limits = DEFAULT_LIMITS
+) -> pa.Table:
     """Read a prediction file into a table with a string `id` column and a `prediction` column
     (and `task` when present). The file name's extension decides the format."""
     fmt, gzipped = detect_format(filename)
-    data = _read_bytes(source, gzipped)
+    data = _read_bytes(source, gzipped, limits.max_bytes)
     if not data or data.isspace():  # (data.strip() would copy the whole file)
         raise PredictionFileError("The file is empty.")
     if fmt == "parquet":
-        table = _read_parquet(data)
+        table = _read_parquet(data, limits)
     else:
         data = _check_utf8(data)
-        table = _read_csv(data) if fmt == "csv" else _read_json(data)
-    return _normalise_columns(table)
+        table = _read_csv(data, limits) if fmt == "csv" else _read_json(data, limits)
+    del data  # the table has its own copy: free the bytes before its columns are combined
+    return _normalise_columns(table, limits)
 
 
-def _normalise_columns(table: pa.Table) -> pa.Table:
-    names = [name.strip() for name in table.column_names]
-    table = table.rename_columns(names)
-    missing = [name for name in ("id", "prediction") if name not in names]
-    if missing:
-        found = ", ".join(names) if names else "none"
-        raise PredictionFileError(
-            f"The file has no {' or '.join(repr(m) for m in missing)} column "
-            f"(columns found: {found}); it needs 'id' and 'prediction'."
-        )
+def _normalise_columns(table: pa.Table, limits: Limits) -> pa.Table:
+    keep = _check_columns(table.column_names, limits)
+    table = table.select(keep).rename_columns([name.strip() for name in keep])
+    keep = table.column_names
     if table.num_rows == 0:
         raise PredictionFileError("The file has no rows.")
-    keep = [name for name in ("id", "prediction", "task") if name in names]
-    # CSV reading yields a chunk per block; the checks want whole columns.
-    table = table.select(keep).combine_chunks()
+    # CSV reading yields a chunk per block; the checks want whole columns. (Combining copies
+    # even single chunks: only when needed.)
+    if any(column.num_chunks > 1 for column in table.columns):
+        table = table.combine_chunks()
     ids = as_array(table.column("id"))
     if pa.types.is_floating(ids.type):
         ids = pc.cast(pc.cast(ids, pa.int64(), safe=False), pa.string())  # 1.0 → "1"
@@ -240,9 +705,13 @@ def _normalise_columns(table: pa.Table) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise PredictionFileError("The 'id' column must hold strings or integers.") from None
     ids = _strip(pc.cast(ids, pa.string()))
-    table = table.set_column(0, "id", ids)
+    table = table.set_column(keep.index("id"), "id", ids)
     if "task" in keep:
-        table = table.set_column(keep.index("task"), "task", pc.cast(table["task"], pa.string()))
+        try:
+            task = pc.cast(table["task"], pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise PredictionFileError("The 'task' column must hold task names.") from None
+        table = table.set_column(keep.index("task"), "task", task)
     empty = pc.sum(pc.or_kleene(pc.is_null(ids), pc.equal(ids, ""))).as_py() or 0
     if empty:
         raise PredictionFileError(
@@ -286,7 +755,10 @@ def same_ids(ids: pa.Array, gold_ids: pa.Array) -> bool:
 
 
 def check_predictions(
-    task_spec: dict, gold_ids: pa.Array | pa.ChunkedArray, predictions: pa.Table
+    task_spec: dict,
+    gold_ids: pa.Array | pa.ChunkedArray,
+    predictions: pa.Table,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> pa.Table:
     """Check that the file covers every gold id exactly once and that each prediction has the
     type the task needs. Returns an `id`/`prediction` table in the order of `gold_ids`, with
@@ -303,7 +775,7 @@ def check_predictions(
     ids = pc.cast(ids, pa.string())
     gold_ids = pc.cast(as_array(gold_ids), pa.string())
     prediction, messages = normalise_predictions(
-        task_spec, ids, as_array(predictions["prediction"])
+        task_spec, ids, as_array(predictions["prediction"]), limits, expected=len(gold_ids)
     )
     if same_ids(ids, gold_ids):
         # Files usually list the ids in the order they were handed out: one comparison shows
@@ -322,6 +794,12 @@ def check_predictions(
     return pa.table({"id": gold_ids, "prediction": pc.take(prediction, order)})
 
 
+def _first(values: pa.Array) -> list:
+    """The first few values, and one more to say there are others (a file may hold a million
+    unknown ids: only those shown become Python objects)."""
+    return values.slice(0, MAX_EXAMPLES + 1).to_pylist()
+
+
 def coverage_messages(gold_ids: pa.Array, ids: pa.Array, positions: np.ndarray) -> list[str]:
     """Missing, duplicated and unknown ids, a few of each shown (ids are not labels).
     `positions` holds each file row's index among the gold ids, -1 for unknown ids."""
@@ -332,45 +810,77 @@ def coverage_messages(gold_ids: pa.Array, ids: pa.Array, positions: np.ndarray) 
     if len(missing):
         messages.append(
             f"{_plural(len(missing), 'id')} of the task {'is' if len(missing) == 1 else 'are'} "
-            f"missing from the file, e.g. {_examples(missing.to_pylist())}."
+            f"missing from the file, e.g. {_examples(_first(missing))}."
         )
     dup = gold_ids.filter(pa.array(counts > 1))
     if len(dup):
         messages.append(
             f"{_plural(len(dup), 'id')} {'appears' if len(dup) == 1 else 'appear'} more than "
             "once in the file, "
-            f"e.g. {_examples(dup.to_pylist())}."
+            f"e.g. {_examples(_first(dup))}."
         )
     unknown = ids.filter(pa.array(~known)).unique()
     if len(unknown):
         messages.append(
             f"{_plural(len(unknown), 'id')} in the file {'is' if len(unknown) == 1 else 'are'} "
-            f"not ids of this task, e.g. {_examples(unknown.to_pylist())}."
+            f"not ids of this task, e.g. {_examples(_first(unknown))}."
         )
     return messages
 
 
 def normalise_predictions(
-    task_spec: dict, ids: pa.Array, prediction: pa.Array
+    task_spec: dict,
+    ids: pa.Array,
+    prediction: pa.Array,
+    limits: Limits = DEFAULT_LIMITS,
+    expected: int | None = None,
 ) -> tuple[pa.Array, list[str]]:
-    """The prediction column converted to the task type's form, and messages for bad rows."""
+    """The prediction column converted to the task type's form, and messages for bad rows.
+    `expected` is how many ids the task has (the per-file text budget counts them)."""
     task_type = task_spec["type"]
     if task_type in tasktypes.CLASSIFICATION_TYPES:
         return _classification(task_spec["columns"]["labels"], ids, prediction)
+    prediction = _expanded(prediction)
     if task_type == tasktypes.TOKEN_CLASSIFICATION:
-        return _tag_lists(ids, prediction)
+        labels = task_spec["columns"].get("labels") or []
+        return _tag_lists(ids, prediction, max([MAX_TAG_CHARS, *(len(str(x)) for x in labels)]))
     if task_type in (tasktypes.QUESTION_ANSWERING, tasktypes.TEXT_GENERATION):
-        return _texts(ids, prediction)
+        return _texts(ids, prediction, limits, len(ids) if expected is None else expected)
     if task_type == tasktypes.REGRESSION:
         return _numbers(ids, prediction)
     raise ValueError(f"unknown task type {task_type!r}")
 
 
+def _expanded(prediction: pa.Array) -> pa.Array:
+    """Dictionary-encoded values (as Parquet may store them) as plain ones. (The reader has
+    counted what they take expanded.)"""
+    type_ = prediction.type
+    if pa.types.is_dictionary(type_):
+        return pc.cast(prediction, type_.value_type)
+    if (pa.types.is_list(type_) or pa.types.is_large_list(type_)) and pa.types.is_dictionary(
+        type_.value_type
+    ):
+        return pc.cast(prediction, pa.list_(type_.value_type.value_type))
+    return prediction
+
+
+def _type_name(type_: pa.DataType) -> str:
+    text = str(type_)
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
+
+SINGULAR = {"are": "is", "hold": "holds", "contain": "contains"}
+
+
 def _bad_rows_message(
     what: str, ids: pa.Array, mask: np.ndarray, values: list | None = None
 ) -> str:
-    bad_ids = ids.filter(pa.array(mask)).to_pylist()
-    text = f"{_plural(len(bad_ids), 'prediction')} {what}, e.g. at id {_examples(bad_ids)}"
+    bad_ids = _first(ids.filter(pa.array(mask)))
+    count = int(mask.sum())
+    if count == 1:  # "are longer" → "is longer", "hold a tag" → "holds a tag"
+        verb, rest = what.split(" ", 1)
+        what = f"{SINGULAR.get(verb, verb)} {rest}"
+    text = f"{_plural(count, 'prediction')} {what}, e.g. at id {_examples(bad_ids)}"
     if values:
         text += f" (values {_examples(values)})"
     return text + "."
@@ -388,7 +898,8 @@ def _classification(labels: Sequence[str], ids: pa.Array, prediction: pa.Array):
         or pa.types.is_large_string(value_type)
     ):
         return prediction, [
-            f"The prediction column must hold label names or indices, not {prediction.type}."
+            "The prediction column must hold label names or indices, "
+            f"not {_type_name(prediction.type)}."
         ]
     # A million predictions hold a handful of distinct values: each is read once. The result
     # keeps the rows' dictionary indices and swaps the dictionary for the label names.
@@ -398,7 +909,7 @@ def _classification(labels: Sequence[str], ids: pa.Array, prediction: pa.Array):
     valid = pc.fill_null(valid, False)
     if encoded.indices.null_count or not np.asarray(valid).all():
         bad = np.asarray(pc.invert(pc.fill_null(pc.take(valid, encoded.indices), False)))
-        values = pc.unique(pc.cast(prediction, value_type).filter(pa.array(bad))).to_pylist()
+        values = _first(pc.unique(pc.cast(prediction, value_type).filter(pa.array(bad))))
         return prediction, [
             f"{_plural(int(bad.sum()), 'prediction')} {'is' if bad.sum() == 1 else 'are'} not a "
             f"label name or index: {_examples(values)}; allowed are {_examples(labels, 20)} "
@@ -414,6 +925,8 @@ def _value_codes(values: pa.Array, label_array: pa.Array) -> pa.Array:
         return pc.cast(values, pa.int64())
     if pa.types.is_floating(values.type):
         whole = pc.equal(pc.floor(values), values)
+        # Whole numbers beyond int64 are no index either (a cast would overflow).
+        whole = pc.and_kleene(whole, pc.less(pc.abs(values), 2.0**62))
         return pc.if_else(whole, pc.cast(values, pa.int64(), safe=False), None)
     text = pc.utf8_trim_whitespace(values)
     codes = pc.index_in(text, value_set=label_array)
@@ -426,57 +939,105 @@ def _value_codes(values: pa.Array, label_array: pa.Array) -> pa.Array:
     return pc.cast(codes, pa.int64())
 
 
-def _tag_lists(ids: pa.Array, prediction: pa.Array):
+def _tag_lists(ids: pa.Array, prediction: pa.Array, max_tag_chars: int):
     type_ = prediction.type
     if pa.types.is_list(type_) or pa.types.is_large_list(type_):
         if pa.types.is_null(type_.value_type) or pa.types.is_string(type_.value_type):
             out = pc.cast(prediction, pa.list_(pa.string()))
-            return _no_null_lists(ids, out)
+            return _checked_tags(ids, out, max_tag_chars)
         return prediction, ["The prediction column must hold lists of tag strings."]
     if not pa.types.is_string(type_) and not pa.types.is_large_string(type_):
         return prediction, ["The prediction column must hold lists of tags."]
-    parsed: list[list[str] | None] = []
+    # JSON text in each cell (CSV): parsed a batch of rows at a time, so that Python lists
+    # never stand for more than a batch.
+    chunks: list[pa.Array] = []
     bad = np.zeros(len(prediction), dtype=bool)
-    for i, text in enumerate(prediction.to_pylist()):
-        value = None
-        if text is not None:
+    for start in range(0, len(prediction), 1 << 16):
+        parsed: list[list[str] | None] = []
+        for i, text in enumerate(prediction.slice(start, 1 << 16).to_pylist(), start=start):
+            value = None
+            if text is not None:
+                try:
+                    value = json.loads(text)
+                except (ValueError, RecursionError):
+                    value = None
+            if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
+                parsed.append(value)
+            else:
+                parsed.append(None)
+                bad[i] = True
+        if not bad.any():
             try:
-                value = json.loads(text)
-            except ValueError:
-                value = None
-        if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
-            parsed.append(value)
-        else:
-            parsed.append(None)
-            bad[i] = True
+                chunks.append(pa.array(parsed, pa.list_(pa.string())))
+            except UnicodeEncodeError:  # "\ud800" in a tag
+                bad[start] = True
     if bad.any():
         return prediction, [_bad_rows_message("are not a JSON list of tag strings", ids, bad)]
-    return pa.array(parsed, pa.list_(pa.string())), []
+    out = pa.concat_arrays(chunks) if chunks else pa.array([], pa.list_(pa.string()))
+    return _checked_tags(ids, out, max_tag_chars)
 
 
-def _no_null_lists(ids: pa.Array, out: pa.Array):
+def _checked_tags(ids: pa.Array, out: pa.Array, max_tag_chars: int):
     null_rows = np.asarray(pc.is_null(out))
-    flat_null = pc.is_null(pc.list_flatten(out))
+    flat = pc.list_flatten(out)
+    flat_null = pc.is_null(flat)
     if null_rows.any():
         return out, [_bad_rows_message("are empty instead of a list of tags", ids, null_rows)]
+    parents = np.asarray(pc.list_parent_indices(out))
     if pc.any(flat_null).as_py():
-        parents = np.asarray(pc.list_parent_indices(out))[np.asarray(flat_null)]
         mask = np.zeros(len(out), dtype=bool)
-        mask[parents] = True
+        mask[parents[np.asarray(flat_null)]] = True
         return out, [_bad_rows_message("contain a null tag", ids, mask)]
+    long = np.asarray(pc.greater(pc.utf8_length(flat), max_tag_chars))
+    if long.any():
+        mask = np.zeros(len(out), dtype=bool)
+        mask[parents[long]] = True
+        return out, [
+            _bad_rows_message(
+                f"hold a tag longer than {max_tag_chars:,} characters (tags are label names)",
+                ids,
+                mask,
+            )
+        ]
     return out, []
 
 
-def _texts(ids: pa.Array, prediction: pa.Array):
+def _texts(ids: pa.Array, prediction: pa.Array, limits: Limits, expected: int):
     type_ = prediction.type
     if pa.types.is_null(type_):
         return pa.array([""] * len(prediction), pa.string()), []
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        # A missing answer (null) means "no answer", the same as "".
-        return pc.fill_null(pc.cast(prediction, pa.string()), ""), []
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
-        return pc.fill_null(pc.cast(prediction, pa.string()), ""), []
-    return prediction, [f"The prediction column must hold text, not {type_}."]
+    if not (
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_integer(type_)
+        or pa.types.is_floating(type_)
+    ):
+        return prediction, [f"The prediction column must hold text, not {_type_name(type_)}."]
+    # A missing answer (null) means "no answer", the same as "".
+    out = pc.cast(prediction, pa.string())
+    out = pc.fill_null(out, "") if out.null_count else out
+    # Scoring time grows with the length of the texts (ROUGE-Lsum compares every pair of
+    # words): each text and the file as a whole are bounded, with room to spare for real output.
+    lengths = np.asarray(pc.utf8_length(out), dtype=np.int64)
+    messages = []
+    long = lengths > limits.max_text_chars
+    if long.any():
+        messages.append(
+            _bad_rows_message(
+                f"are longer than {limits.max_text_chars:,} characters (the longest has "
+                f"{int(lengths.max()):,})",
+                ids,
+                long,
+            )
+        )
+    budget = limits.max_mean_text_chars * max(expected, 1)
+    if int(lengths.sum()) > budget:
+        messages.append(
+            f"The predictions hold {int(lengths.sum()):,} characters in all; the limit is "
+            f"{limits.max_mean_text_chars:,} per id on average ({budget:,} for the task's "
+            f"{_plural(expected, 'id')})."
+        )
+    return out, messages
 
 
 def _numbers(ids: pa.Array, prediction: pa.Array):
@@ -491,13 +1052,13 @@ def _numbers(ids: pa.Array, prediction: pa.Array):
         values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
         shown = prediction
     else:
-        return prediction, [f"The prediction column must hold numbers, not {type_}."]
+        return prediction, [f"The prediction column must hold numbers, not {_type_name(type_)}."]
     array = np.asarray(pc.fill_null(values, math.nan), dtype=np.float64)
     bad = ~np.isfinite(array)
     if bad.any():
         examples = None
         if shown is not None:
-            examples = shown.filter(pa.array(bad)).slice(0, MAX_EXAMPLES).to_pylist()
+            examples = _first(shown.filter(pa.array(bad)))
         return prediction, [_bad_rows_message("are not finite numbers", ids, bad, examples)]
     return pa.array(array, pa.float64()), []
 

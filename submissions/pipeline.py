@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import logging
+import lzma
 import threading
 import time
 import traceback
 import uuid
 import zipfile
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +34,13 @@ from benchmarks.models import Benchmark, Split, Task
 from benchmarks.services import benchmark_import
 from scoring.baselines import baselines_for
 from scoring.evaluation import align_predictions, check_tag_lengths, score_split
-from scoring.predictions import PredictionFileError, check_predictions, read_prediction_file
+from scoring.predictions import (
+    DEFAULT_LIMITS,
+    Limits,
+    PredictionFileError,
+    check_predictions,
+    read_prediction_file,
+)
 from scoring.tasktypes import TOKEN_CLASSIFICATION
 from submissions.models import Evaluation, Submission
 
@@ -50,20 +58,82 @@ class PredictionsRejected(Exception):
         super().__init__("; ".join(messages))
 
 
+# A zip holds one file per task (and perhaps a readme, or its folders): a few dozen entries.
+# Opening a zip parses every entry of its directory into an object, so they are counted first.
+MAX_ZIP_ENTRIES = 1000
+ZIP_ENTRY_SIGNATURE = b"PK\x01\x02"
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+# What opening a damaged zip or unpacking a damaged member raises, by compression method.
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
+
+
 @dataclass
 class TaskFile:
+    """One prediction file of an upload and the task it is for: the upload itself, or a member
+    of a zip, unpacked (within the limits) only when it is read."""
+
     task: Task
     filename: str
-    data: bytes | None = None  # set for members of a zip
-    source: object = None  # a path or binary file object otherwise
+    limits: Limits = DEFAULT_LIMITS
+    source: object = None  # a path or binary file object
+    archive: zipfile.ZipFile | None = None  # with `member`: a file in a zip
+    member: zipfile.ZipInfo | None = None
 
     def open(self):
-        return io.BytesIO(self.data) if self.data is not None else self.source
+        if self.member is None:
+            return self.source
+        return _unzipped(self.archive, self.member, self.limits.max_bytes)
+
+
+def _unzipped(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: int) -> bytearray:
+    # zipfile stops at the size the directory declares, which was checked; the count here
+    # holds whatever the archive says.
+    out = bytearray()
+    try:
+        with archive.open(member) as stream:
+            while len(out) <= max_bytes and (piece := stream.read(1 << 20)):
+                out += piece
+    except ZIP_READ_ERRORS:
+        raise PredictionFileError("it could not be unpacked: the zip is damaged.") from None
+    if len(out) > max_bytes:
+        raise PredictionFileError(
+            f"it unpacks to more than {max_bytes >> 20} MB, the limit for a prediction file."
+        )
+    return out
 
 
 def _is_prediction_name(name: str) -> bool:
     lower = name.lower().removesuffix(".gz")
     return lower.endswith(PREDICTION_SUFFIXES)
+
+
+def _shown_name(name: str) -> str:
+    return name if len(name) <= 100 else name[:99] + "…"
+
+
+def prediction_limits(benchmark: Benchmark) -> Limits:
+    """What one prediction file of the benchmark may hold (docs/formats.md, "Prediction
+    files"): sizes from the settings, and rows for every id of the benchmark's scored splits
+    plus room to report duplicated and unknown ids (a file with a `task` column may hold the
+    rows of every task)."""
+    splits = Split.objects.scored().filter(task__benchmark=benchmark)
+    ids = sum(splits.values_list("num_rows", flat=True))
+    return Limits(
+        max_bytes=settings.MAX_PREDICTION_DECODED_MB << 20,
+        max_rows=ids + ids // 10 + settings.MAX_PREDICTION_EXTRA_ROWS,
+        max_columns=settings.MAX_PREDICTION_COLUMNS,
+        max_text_chars=settings.MAX_PREDICTION_TEXT_CHARS,
+        max_mean_text_chars=settings.MAX_PREDICTION_MEAN_TEXT_CHARS,
+    )
 
 
 def task_files(
@@ -72,39 +142,14 @@ def task_files(
     """Which task each prediction file is for: a zip holds `<task-slug>.<ext>` per task; a
     single file goes to the task named in the request, or to the benchmark's only task."""
     tasks = list(benchmark.tasks.all())
+    limits = prediction_limits(benchmark)
     if filename.lower().endswith(".zip"):
-        try:
-            archive = zipfile.ZipFile(fileobj)
-        except zipfile.BadZipFile:
-            raise PredictionsRejected(["The .zip file is not a valid zip archive."]) from None
-        by_slug = {t.slug: t for t in tasks}
-        found, errors = [], []
-        for info in archive.infolist():
-            if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
-                continue
-            name = PurePosixPath(info.filename).name
-            stem = name.split(".", 1)[0]
-            if not _is_prediction_name(name):
-                errors.append(f"{info.filename}: expected <task>.csv, .jsonl or .parquet.")
-            elif stem not in by_slug:
-                errors.append(
-                    f"{info.filename}: no task '{stem}' in this benchmark "
-                    f"(tasks: {', '.join(by_slug)})."
-                )
-            else:
-                found.append(TaskFile(task=by_slug[stem], filename=name, data=archive.read(info)))
-        if task is not None:
-            found = [f for f in found if f.task == task]
-        if not found and not errors:
-            errors.append("The zip holds no prediction file named after a task.")
-        if errors:
-            raise PredictionsRejected(errors)
-        return found
+        return _zip_task_files(fileobj, tasks=tasks, task=task, limits=limits)
     if not _is_prediction_name(filename):
         raise PredictionsRejected(
             [
-                f"'{filename}' is not a prediction file: use .csv, .jsonl or .parquet "
-                "(optionally .gz), or a .zip with one file per task."
+                f"'{_shown_name(filename)}' is not a prediction file: use .csv, .jsonl or "
+                ".parquet (optionally .gz), or a .zip with one file per task."
             ]
         )
     if task is None:
@@ -114,7 +159,85 @@ def task_files(
                 [f"This benchmark has several tasks ({slugs}): say which one with 'task'."]
             )
         task = tasks[0]
-    return [TaskFile(task=task, filename=filename, source=fileobj)]
+    return [TaskFile(task=task, filename=filename, limits=limits, source=fileobj)]
+
+
+def _zip_entries(fileobj) -> int:
+    """How many directory entries the zip can hold at most: each starts with a signature,
+    which is counted whatever the archive's end record claims."""
+    fileobj.seek(0)
+    count, tail = 0, b""
+    while chunk := fileobj.read(1 << 20):
+        block = tail + chunk
+        count += block.count(ZIP_ENTRY_SIGNATURE)
+        tail = block[-3:]
+    fileobj.seek(0)
+    return count
+
+
+def _zip_task_files(fileobj, *, tasks: list[Task], task: Task | None, limits: Limits):
+    """The members of a zip, checked from its directory before any is unpacked: one file per
+    task, each within the size limit, none encrypted or compressed in a way zipfile lacks."""
+    if _zip_entries(fileobj) > MAX_ZIP_ENTRIES:
+        raise PredictionsRejected(
+            [
+                f"The zip holds more than {MAX_ZIP_ENTRIES:,} entries; it should hold one "
+                "prediction file per task."
+            ]
+        )
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except ZIP_READ_ERRORS:
+        raise PredictionsRejected(["The .zip file is not a valid zip archive."]) from None
+    by_slug = {t.slug: t for t in tasks}
+    members: dict[str, list[zipfile.ZipInfo]] = {}
+    errors = []
+    for info in archive.infolist():
+        name = PurePosixPath(info.filename).name
+        if info.is_dir() or name.startswith("."):
+            continue
+        shown = _shown_name(info.filename)
+        stem = name.split(".", 1)[0]
+        if not _is_prediction_name(name):
+            errors.append(f"{shown}: expected <task>.csv, .jsonl or .parquet.")
+        elif stem not in by_slug:
+            errors.append(
+                f"{shown}: no task '{_shown_name(stem)}' in this benchmark "
+                f"(tasks: {', '.join(by_slug)})."
+            )
+        elif task is None or by_slug[stem] == task:
+            members.setdefault(stem, []).append(info)
+    for stem, infos in members.items():
+        if len(infos) > 1:
+            names = ", ".join(_shown_name(info.filename) for info in infos)
+            errors.append(
+                f"{names}: {len(infos)} files for task '{stem}'; a zip holds one file per task."
+            )
+        for info in infos:
+            shown = _shown_name(info.filename)
+            if info.flag_bits & 0x1:
+                errors.append(f"{shown}: it is encrypted; zip the files without a password.")
+            elif info.compress_type not in ZIP_METHODS:
+                errors.append(f"{shown}: its compression method cannot be unpacked; use deflate.")
+            elif info.file_size > limits.max_bytes:
+                errors.append(
+                    f"{shown}: it unpacks to {info.file_size / 2**20:,.0f} MB; the limit for a "
+                    f"prediction file is {limits.max_bytes >> 20} MB."
+                )
+    if not members and not errors:
+        errors.append("The zip holds no prediction file named after a task.")
+    if errors:
+        raise PredictionsRejected(errors)
+    return [
+        TaskFile(
+            task=by_slug[stem],
+            filename=PurePosixPath(infos[0].filename).name,
+            limits=limits,
+            archive=archive,
+            member=infos[0],
+        )
+        for stem, infos in members.items()
+    ]
 
 
 # Frozen splits are immutable (a fingerprint names their content), so a process keeps the most
@@ -158,9 +281,10 @@ def task_gold_ids(task: Task) -> pa.Array:
 
 def _read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
     task = task_file.task
+    limits = task_file.limits
     try:
-        table = read_prediction_file(task_file.open(), task_file.filename)
-        checked = check_predictions(task.spec(), task_gold_ids(task), table)
+        table = read_prediction_file(task_file.open(), task_file.filename, limits)
+        checked = check_predictions(task.spec(), task_gold_ids(task), table, limits)
         if at_upload and task.type == TOKEN_CLASSIFICATION:
             # One tag per input token: checked against the tokens (inputs, not labels), so the
             # participant hears of a wrong length at upload. (Scoring checks it again on the
@@ -172,7 +296,7 @@ def _read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table
                 check_tag_lengths(ids, gold.column(task.input_columns[0]).combine_chunks(), tags)
         return checked
     except PredictionFileError as exc:
-        prefix = f"{task_file.filename}: " if task_file.data is not None else ""
+        prefix = f"{task_file.filename}: " if task_file.member is not None else ""
         raise PredictionsRejected([prefix + m for m in exc.messages]) from None
 
 

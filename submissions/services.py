@@ -5,6 +5,7 @@ modules change a submission's status."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -89,6 +90,14 @@ def submission_quota(*, benchmark: Benchmark, participant, now: datetime | None 
     return Quota(total=total, today=today, resets_at=day_start + timedelta(days=1))
 
 
+def stored_name(name: str) -> str:
+    """The name an upload is stored under: `<uuid>-` and the end of its name (where the
+    extensions are) in letters, digits, `.`, `-` and `_`, at most 64 of them, so that any name a
+    browser sends fits a file system's 255 bytes. `original_filename` keeps the name as sent."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])[-64:].lstrip(".")
+    return f"{uuid.uuid4().hex}-{safe or 'predictions'}"
+
+
 def submission_create(
     *,
     benchmark: Benchmark,
@@ -131,7 +140,7 @@ def submission_create(
         celery_task_id=str(uuid.uuid4()),
     )
     uploaded_file.seek(0)
-    submission.file.save(f"{uuid.uuid4().hex}-{uploaded_file.name}", uploaded_file, save=False)
+    submission.file.save(stored_name(uploaded_file.name), uploaded_file, save=False)
     try:
         with transaction.atomic():
             # One submission at a time per participant, so two parallel uploads cannot both

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
+import zipfile
 from datetime import timedelta
 from unittest import mock
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -297,3 +301,77 @@ class SubmissionPolicyApiTests(SubmissionCreateApiTestCase):
     def test_a_model_archive_upload_is_refused_like_a_model_reference(self):
         response = self.client.post(URL, {"model_archive": upload(b"PK", "model.zip")})
         self.assert_errors(response, 403)
+
+
+def zipped(files: list[tuple[str, bytes]]) -> bytes:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files:
+            archive.writestr(name, content)
+    return sink.getvalue()
+
+
+class HostileFileApiTests(SubmissionCreateApiTestCase):
+    """Files built to cost memory or crash the parser: each a 400 naming what is wrong (the
+    memory each costs is measured in tests/scoring_pure/test_hostile_predictions.py and
+    tests/pipeline/test_hostile_uploads.py)."""
+
+    @override_settings(MAX_PREDICTION_DECODED_MB=1)
+    def test_a_gzip_bomb_is_refused_at_the_decoded_size_cap(self):
+        bomb = gzip.compress(b"id,prediction\n" + bytes(8 << 20))
+        self.assert_rejected(bomb, "larger than 1.0 MB once decompressed", filename="p.csv.gz")
+
+    @override_settings(MAX_PREDICTION_DECODED_MB=1)
+    def test_a_zip_member_declaring_more_than_the_cap_is_refused_from_the_directory(self):
+        content = zipped([("sst.csv", b"id,prediction\n" + bytes(8 << 20))])
+        self.assert_rejected(content, "sst.csv: it unpacks to 8 MB", "1 MB", filename="p.zip")
+
+    def test_a_zip_with_a_tasks_file_twice_is_refused_naming_both(self):
+        content = zipped([("sst.csv", self.good_csv), ("dir/sst.csv", self.good_csv)])
+        self.assert_rejected(
+            content, "sst.csv, dir/sst.csv: 2 files for task 'sst'", filename="p.zip"
+        )
+        content = zipped([("sst.csv", self.good_csv), ("sst.jsonl", b"")])
+        self.assert_rejected(content, "sst.csv, sst.jsonl: 2 files", filename="p.zip")
+
+    def test_a_parquet_file_with_more_rows_than_the_benchmark_has_ids_is_refused(self):
+        rows = pa.table({"id": [f"x{i}" for i in range(5_000)], "prediction": ["a"] * 5_000})
+        sink = io.BytesIO()
+        pq.write_table(rows, sink)
+        # 20 ids, plus 10% and 1,000.
+        self.assert_rejected(sink.getvalue(), "more than 1,022 rows", filename="p.parquet")
+
+    def test_a_csv_header_longer_than_a_line_should_be_is_refused(self):
+        self.assert_rejected(b"c" * 140_000 + b"\n1\n", "first line of the file is longer")
+
+    def test_cr_only_line_endings_are_accepted(self):
+        response = self.post(self.good_csv.replace(b"\n", b"\r"))
+        self.assertEqual(response.status_code, 201, response.content)
+
+    def test_duplicate_column_names_are_refused(self):
+        content = self.good_csv.replace(b"id,prediction", b"id,prediction,id", 1)
+        self.assert_rejected(content, 'column "id" more than once')
+
+    def test_deeply_nested_json_is_refused(self):
+        self.assert_rejected(b"[" * 200_000, "nested too deeply", filename="p.json")
+        line = b'{"id": "dev-000", "prediction": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+        self.assert_rejected(line, "Line 1 is nested too deeply", filename="p.jsonl")
+
+    def test_a_lone_surrogate_escape_is_refused(self):
+        content = b'{"id": "dev-000", "prediction": "\\ud800"}\n'
+        self.assert_rejected(content, "lone surrogate", filename="p.jsonl")
+
+    def test_a_row_longer_than_a_parsing_block_is_named(self):
+        content = b"id,prediction\ndev-000," + b"x" * (12 << 20) + b"\n"
+        self.assert_rejected(content, "a row is longer than 4.0 MB", "or a quote is not closed")
+
+    def test_a_long_file_name_is_kept_for_display_and_shortened_for_storage(self):
+        for name in ("p" * 240 + ".csv", "é" * 200 + ".csv.gz"):
+            content = gzip.compress(self.good_csv) if name.endswith(".gz") else self.good_csv
+            response = self.post(content, filename=name)
+            self.assertEqual(response.status_code, 201, response.content)
+            submission = Submission.objects.get(pk=response.json()["id"])
+            self.assertEqual(submission.original_filename, name)
+            stored = submission.file.name.rsplit("/", 1)[-1]
+            self.assertLessEqual(len(stored.encode()), 100)
+            self.assertTrue(stored.endswith(name[-7:].replace("é", "_")), stored)

@@ -1,4 +1,7 @@
+import gzip
 import html
+import io
+import zipfile
 from datetime import timedelta
 
 from django.urls import reverse
@@ -155,6 +158,38 @@ class SubmissionCreateTests(PlatformTestCase):
         response = self.post(content)
         self.assert_error_shown(response, "2 ids of the task are missing", "1 id in the file")
         self.assertEqual(len(response.context["form"].non_field_errors()), 2)
+
+    # Hostile files: a 400 on the page naming the problem, never a 500
+
+    def test_it_rejects_a_gzip_bomb_at_the_decoded_size_cap(self):
+        with self.settings(MAX_PREDICTION_DECODED_MB=1):
+            response = self.post(gzip.compress(bytes(8 << 20)), filename="p.csv.gz")
+        self.assert_error_shown(response, "larger than 1.0 MB once decompressed")
+
+    def test_it_rejects_a_zip_holding_a_tasks_file_twice(self):
+        sink = io.BytesIO()
+        with zipfile.ZipFile(sink, "w") as archive:
+            archive.writestr("sst.csv", prediction_csv(self.rows))
+            archive.writestr("sst.jsonl", b"")
+        response = self.post(sink.getvalue(), filename="all.zip")
+        self.assert_error_shown(response, "sst.csv, sst.jsonl: 2 files for task 'sst'")
+
+    def test_it_rejects_malformed_files_with_a_message(self):
+        cases = [
+            (b"c" * 140_000 + b"\n", "p.csv", "first line of the file is longer"),
+            (b"id,prediction,id\n1,a,2\n", "p.csv", 'column "id" more than once'),
+            (b"[" * 200_000, "p.json", "nested too deeply"),
+            (b'{"id": "dev-000", "prediction": "\\ud800"}\n', "p.jsonl", "lone surrogate"),
+        ]
+        for content, filename, message in cases:
+            with self.subTest(filename=filename, message=message):
+                self.assert_error_shown(self.post(content, filename=filename), message)
+
+    def test_a_long_file_name_is_accepted_and_shown_as_sent(self):
+        name = "predictions-" + "x" * 230 + ".csv"
+        response = self.post(prediction_csv(self.rows), filename=name)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(Submission.objects.get().original_filename, name)
 
     def test_it_asks_for_a_file(self):
         response = self.client.post(self.url, {"name": "x"})

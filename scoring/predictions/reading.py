@@ -1,27 +1,13 @@
-"""Reading and checking prediction files (docs/formats.md, "Prediction files").
-
-A prediction file is CSV, JSON lines (or a JSON array) or Parquet, optionally gzip-compressed,
-with an `id` and a `prediction` column (and optionally `task`). Reading is done by pyarrow; every
-problem becomes a `PredictionFileError` whose messages a participant can act on. Messages quote
-ids and the participant's own predictions, never a gold value: they may be about a hidden split.
-
-Files come from anyone, so reading is bounded by `Limits`: the decoded size, the rows and the
-columns are checked from metadata before anything is decoded where the format has it (Parquet's
-footer) and counted as the file is decoded otherwise (gzip is inflated in pieces, CSV lines are
-counted before parsing), and only the `id`, `prediction` and `task` columns are ever built. No
-file, however crafted, makes a check hold more than about three times `Limits.max_bytes`.
-"""
+"""Reading a prediction file into a table of `id`, `prediction` (and `task`), within `Limits`."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import json
-import math
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -31,78 +17,25 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from scoring import tasktypes
-
-FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-COLUMNS = ("id", "prediction", "task")  # the columns that are read; others are skipped
-MAX_EXAMPLES = 5
-EXAMPLE_CHARS = 40  # a value quoted in a message is cut to this: a cell may be megabytes
-# A decimal number as text: what a regression prediction may be in a CSV cell.
-NUMBER_PATTERN = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
-# CSV is parsed in blocks (on several threads); a row may not be longer than one.
-CSV_BLOCK_BYTES = 4 << 20
-CHUNK_BYTES = 1 << 20  # pieces in which files are inflated, scanned and validated
-# The first line of a CSV file names a handful of columns.
-MAX_HEADER_BYTES = 64 << 10
-# A line of a JSON lines file holds one row: an id and a prediction (a text of at most
-# Limits.max_text_chars, a tag list with a tag per input token).
-MAX_JSON_LINE_BYTES = 1 << 20
-# pyarrow's JSON parser recurses once per level of nesting, and a deep enough line crashes the
-# process instead of raising. A line with more opening brackets than this (a bound on its depth,
-# strings included) is parsed by Python's json instead, which raises RecursionError.
-MAX_PYARROW_JSON_BRACKETS = 256
-# A JSON array is one document, parsed whole by Python's json into objects that take up to
-# twenty times its text: it may be at most this fraction of the decoded-size cap (JSON lines,
-# read by pyarrow a line at a time, have no such limit).
-JSON_ARRAY_FRACTION = 10
-# The Parquet footer has an entry per row group and column: a few kilobytes for real files.
-MAX_PARQUET_FOOTER_BYTES = 1 << 20
-# A token-classification tag is a label name; without label names, at most this long.
-MAX_TAG_CHARS = 100
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one prediction file may hold (docs/formats.md, "Prediction files").
-
-    `max_bytes` caps the decoded size (after gzip or unzipping); `max_rows` the rows (None: no
-    cap); `max_columns` the columns; `max_text_chars` one text prediction (question answering,
-    generation) and `max_mean_text_chars` the text predictions of a file, per id on average."""
-
-    max_bytes: int = 200 << 20
-    max_rows: int | None = None
-    max_columns: int = 8
-    max_text_chars: int = 20_000
-    max_mean_text_chars: int = 2_000
-
-
-DEFAULT_LIMITS = Limits()
-
-
-class PredictionFileError(ValueError):
-    """A prediction file that cannot be scored; `messages` are participant-safe sentences."""
-
-    def __init__(self, messages: str | Sequence[str]):
-        self.messages = [messages] if isinstance(messages, str) else list(messages)
-        super().__init__("\n".join(self.messages))
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, str) else repr(value)
-    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
-
-
-def _examples(values: Sequence[Any], limit: int = MAX_EXAMPLES) -> str:
-    shown = ", ".join(_shown(v) for v in values[:limit])
-    return shown + (", …" if len(values) > limit else "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def _mb(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB" if n >= 10 * 2**20 else f"{n / 2**20:.1f} MB"
+from scoring.predictions.common import (
+    CHUNK_BYTES,
+    COLUMNS,
+    CSV_BLOCK_BYTES,
+    DEFAULT_LIMITS,
+    FORMATS,
+    JSON_ARRAY_FRACTION,
+    MAX_HEADER_BYTES,
+    MAX_JSON_LINE_BYTES,
+    MAX_PARQUET_FOOTER_BYTES,
+    MAX_PYARROW_JSON_BRACKETS,
+    Limits,
+    PredictionFileError,
+    as_array,
+    megabytes,
+    plural,
+    quote,
+    some_of,
+)
 
 
 def detect_format(filename: str) -> tuple[str, bool]:
@@ -116,7 +49,7 @@ def detect_format(filename: str) -> tuple[str, bool]:
             return fmt, gzipped
     allowed = ", ".join(f"{ext}[.gz]" for ext in FORMATS)
     raise PredictionFileError(
-        f"Unsupported file type for {_shown(filename)}: prediction files must end in {allowed}."
+        f"Unsupported file type for {quote(filename)}: prediction files must end in {allowed}."
     )
 
 
@@ -125,7 +58,7 @@ def detect_format(filename: str) -> tuple[str, bool]:
 
 def _too_large(max_bytes: int) -> PredictionFileError:
     return PredictionFileError(
-        f"The file is larger than {_mb(max_bytes)} once decompressed, the limit for a "
+        f"The file is larger than {megabytes(max_bytes)} once decompressed, the limit for a "
         "prediction file."
     )
 
@@ -237,12 +170,11 @@ def _check_columns(names: Sequence[str], limits: Limits) -> list[str]:
     twice = sorted({name for name in stripped if stripped.count(name) > 1})
     if twice:
         raise PredictionFileError(
-            f"The file has the column {_examples(twice)} more than once; each column may "
-            "appear once."
+            f"The file has the column {some_of(twice)} more than once; each column may appear once."
         )
     missing = [name for name in ("id", "prediction") if name not in stripped]
     if missing:
-        found = ", ".join(_shown(n) for n in stripped[:20]) if stripped else "none"
+        found = ", ".join(quote(n) for n in stripped[:20]) if stripped else "none"
         raise PredictionFileError(
             f"The file has no {' or '.join(repr(m) for m in missing)} column "
             f"(columns found: {found}); it needs 'id' and 'prediction'."
@@ -328,8 +260,8 @@ def _csv_message(exc: Exception, block: int) -> str:
         return f"The CSV file could not be parsed: a row has the wrong number of fields ({detail})."
     if "straddl" in text:
         return (
-            f"The CSV file could not be parsed: a row is longer than {_mb(block)} (a row holds "
-            "an id and a prediction), or a quote is not closed."
+            "The CSV file could not be parsed: a row is longer than "
+            f"{megabytes(block)} (a row holds an id and a prediction), or a quote is not closed."
         )
     return "The CSV file could not be parsed; check the quoting and the number of fields per row."
 
@@ -346,8 +278,8 @@ def _read_json(data: bytes | bytearray, limits: Limits) -> pa.Table:
     longest, longest_at, brackets = _line_shape(data)
     if longest > MAX_JSON_LINE_BYTES:
         raise PredictionFileError(
-            f"Line {longest_at:,} is {_mb(longest)} long; a line holds one row (an id and a "
-            f"prediction) and may be at most {_mb(MAX_JSON_LINE_BYTES)}."
+            f"Line {longest_at:,} is {megabytes(longest)} long; a line holds one row (an id and a "
+            f"prediction) and may be at most {megabytes(MAX_JSON_LINE_BYTES)}."
         )
     schema = _json_schema(data) if brackets <= MAX_PYARROW_JSON_BRACKETS else None
     if schema is not None:
@@ -463,8 +395,8 @@ def _read_json_array(data: bytes | bytearray, limits: Limits) -> pa.Table:
     limit = limits.max_bytes // JSON_ARRAY_FRACTION
     if len(data) > limit:
         raise PredictionFileError(
-            f"A JSON array file may be at most {_mb(limit)}; write larger files as JSON lines "
-            "(.jsonl, one object per line)."
+            f"A JSON array file may be at most {megabytes(limit)}; write larger files as JSON "
+            "lines (.jsonl, one object per line)."
         )
     try:
         rows = json.loads(data)
@@ -498,7 +430,7 @@ def _table_from_rows(
             if name in COLUMNS:
                 if name in picked:
                     raise PredictionFileError(
-                        f"The file has the column {_shown(name)} more than once; each column "
+                        f"The file has the column {quote(name)} more than once; each column "
                         "may appear once."
                     )
                 picked[name] = value
@@ -589,8 +521,8 @@ def _read_parquet(data: bytes | bytearray, limits: Limits) -> pa.Table:
     footer = int.from_bytes(data[-8:-4], "little")
     if footer > MAX_PARQUET_FOOTER_BYTES:
         raise PredictionFileError(
-            f"The Parquet file's metadata is {_mb(footer)}, more than a prediction file needs "
-            "(it has too many row groups or columns)."
+            f"The Parquet file's metadata is {megabytes(footer)}, more than a prediction file "
+            "needs (it has too many row groups or columns)."
         )
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
@@ -715,7 +647,7 @@ def _normalise_columns(table: pa.Table, limits: Limits) -> pa.Table:
     empty = pc.sum(pc.or_kleene(pc.is_null(ids), pc.equal(ids, ""))).as_py() or 0
     if empty:
         raise PredictionFileError(
-            f"{_plural(empty, 'row')} of the file {'has' if empty == 1 else 'have'} an empty id."
+            f"{plural(empty, 'row')} of the file {'has' if empty == 1 else 'have'} an empty id."
         )
     return table
 
@@ -737,338 +669,3 @@ def _strip(text: pa.Array) -> pa.Array:
 
 
 # --- checks against a task ------------------------------------------------------------------
-
-
-def as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One contiguous array. (ChunkedArray.combine_chunks copies even a single chunk, which for
-    a million texts is tens of milliseconds.)"""
-    if isinstance(column, pa.ChunkedArray):
-        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    return column
-
-
-def same_ids(ids: pa.Array, gold_ids: pa.Array) -> bool:
-    """Whether `ids` are exactly `gold_ids`, in the same order (no nulls)."""
-    if len(ids) != len(gold_ids) or ids.null_count or gold_ids.null_count:
-        return False
-    return bool(pc.all(pc.equal(ids, gold_ids)).as_py())
-
-
-def check_predictions(
-    task_spec: dict,
-    gold_ids: pa.Array | pa.ChunkedArray,
-    predictions: pa.Table,
-    limits: Limits = DEFAULT_LIMITS,
-) -> pa.Table:
-    """Check that the file covers every gold id exactly once and that each prediction has the
-    type the task needs. Returns an `id`/`prediction` table in the order of `gold_ids`, with
-    normalised types (label names for classification, dictionary-encoded; list<string> for token
-    classification, strings for QA and generation, float64 for regression). Rows of other tasks
-    (a `task` column naming another slug) are ignored. Raises PredictionFileError listing every
-    problem found. Gold ids are unique (the bundle import checks it)."""
-    if "task" in predictions.column_names and task_spec.get("slug"):
-        task = predictions["task"]
-        other = pc.fill_null(pc.not_equal(task, task_spec["slug"]), False)
-        other = pc.and_(other, pc.not_equal(pc.fill_null(task, ""), ""))
-        predictions = predictions.filter(pc.invert(other))
-    ids = as_array(predictions["id"]) if predictions.num_rows else pa.array([], pa.string())
-    ids = pc.cast(ids, pa.string())
-    gold_ids = pc.cast(as_array(gold_ids), pa.string())
-    prediction, messages = normalise_predictions(
-        task_spec, ids, as_array(predictions["prediction"]), limits, expected=len(gold_ids)
-    )
-    if same_ids(ids, gold_ids):
-        # Files usually list the ids in the order they were handed out: one comparison shows
-        # that each is there exactly once, and the rows need no reordering.
-        if messages:
-            raise PredictionFileError(messages)
-        return pa.table({"id": gold_ids, "prediction": prediction})
-    # One hash lookup answers everything: which gold row each file row is (null = unknown id),
-    # and, counted per gold row, which ids are missing (0) or duplicated (>1).
-    positions = np.asarray(pc.fill_null(pc.index_in(ids, value_set=gold_ids), -1), np.int64)
-    messages = coverage_messages(gold_ids, ids, positions) + messages
-    if messages:
-        raise PredictionFileError(messages)
-    order = np.empty(len(gold_ids), dtype=np.int64)
-    order[positions] = np.arange(len(positions))
-    return pa.table({"id": gold_ids, "prediction": pc.take(prediction, order)})
-
-
-def _first(values: pa.Array) -> list:
-    """The first few values, and one more to say there are others (a file may hold a million
-    unknown ids: only those shown become Python objects)."""
-    return values.slice(0, MAX_EXAMPLES + 1).to_pylist()
-
-
-def coverage_messages(gold_ids: pa.Array, ids: pa.Array, positions: np.ndarray) -> list[str]:
-    """Missing, duplicated and unknown ids, a few of each shown (ids are not labels).
-    `positions` holds each file row's index among the gold ids, -1 for unknown ids."""
-    messages = []
-    known = positions >= 0
-    counts = np.bincount(positions[known], minlength=len(gold_ids))
-    missing = gold_ids.filter(pa.array(counts == 0))
-    if len(missing):
-        messages.append(
-            f"{_plural(len(missing), 'id')} of the task {'is' if len(missing) == 1 else 'are'} "
-            f"missing from the file, e.g. {_examples(_first(missing))}."
-        )
-    dup = gold_ids.filter(pa.array(counts > 1))
-    if len(dup):
-        messages.append(
-            f"{_plural(len(dup), 'id')} {'appears' if len(dup) == 1 else 'appear'} more than "
-            "once in the file, "
-            f"e.g. {_examples(_first(dup))}."
-        )
-    unknown = ids.filter(pa.array(~known)).unique()
-    if len(unknown):
-        messages.append(
-            f"{_plural(len(unknown), 'id')} in the file {'is' if len(unknown) == 1 else 'are'} "
-            f"not ids of this task, e.g. {_examples(_first(unknown))}."
-        )
-    return messages
-
-
-def normalise_predictions(
-    task_spec: dict,
-    ids: pa.Array,
-    prediction: pa.Array,
-    limits: Limits = DEFAULT_LIMITS,
-    expected: int | None = None,
-) -> tuple[pa.Array, list[str]]:
-    """The prediction column converted to the task type's form, and messages for bad rows.
-    `expected` is how many ids the task has (the per-file text budget counts them)."""
-    task_type = task_spec["type"]
-    if task_type in tasktypes.CLASSIFICATION_TYPES:
-        return _classification(task_spec["columns"]["labels"], ids, prediction)
-    prediction = _expanded(prediction)
-    if task_type == tasktypes.TOKEN_CLASSIFICATION:
-        labels = task_spec["columns"].get("labels") or []
-        return _tag_lists(ids, prediction, max([MAX_TAG_CHARS, *(len(str(x)) for x in labels)]))
-    if task_type in (tasktypes.QUESTION_ANSWERING, tasktypes.TEXT_GENERATION):
-        return _texts(ids, prediction, limits, len(ids) if expected is None else expected)
-    if task_type == tasktypes.REGRESSION:
-        return _numbers(ids, prediction)
-    raise ValueError(f"unknown task type {task_type!r}")
-
-
-def _expanded(prediction: pa.Array) -> pa.Array:
-    """Dictionary-encoded values (as Parquet may store them) as plain ones. (The reader has
-    counted what they take expanded.)"""
-    type_ = prediction.type
-    if pa.types.is_dictionary(type_):
-        return pc.cast(prediction, type_.value_type)
-    if (pa.types.is_list(type_) or pa.types.is_large_list(type_)) and pa.types.is_dictionary(
-        type_.value_type
-    ):
-        return pc.cast(prediction, pa.list_(type_.value_type.value_type))
-    return prediction
-
-
-def _type_name(type_: pa.DataType) -> str:
-    text = str(type_)
-    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
-
-
-SINGULAR = {"are": "is", "hold": "holds", "contain": "contains"}
-
-
-def _bad_rows_message(
-    what: str, ids: pa.Array, mask: np.ndarray, values: list | None = None
-) -> str:
-    bad_ids = _first(ids.filter(pa.array(mask)))
-    count = int(mask.sum())
-    if count == 1:  # "are longer" → "is longer", "hold a tag" → "holds a tag"
-        verb, rest = what.split(" ", 1)
-        what = f"{SINGULAR.get(verb, verb)} {rest}"
-    text = f"{_plural(count, 'prediction')} {what}, e.g. at id {_examples(bad_ids)}"
-    if values:
-        text += f" (values {_examples(values)})"
-    return text + "."
-
-
-def _classification(labels: Sequence[str], ids: pa.Array, prediction: pa.Array):
-    labels = [str(label) for label in labels]
-    label_array = pa.array(labels, pa.string())
-    dictionary = pa.types.is_dictionary(prediction.type)
-    value_type = prediction.type.value_type if dictionary else prediction.type
-    if not (
-        pa.types.is_integer(value_type)
-        or pa.types.is_floating(value_type)
-        or pa.types.is_string(value_type)
-        or pa.types.is_large_string(value_type)
-    ):
-        return prediction, [
-            "The prediction column must hold label names or indices, "
-            f"not {_type_name(prediction.type)}."
-        ]
-    # A million predictions hold a handful of distinct values: each is read once. The result
-    # keeps the rows' dictionary indices and swaps the dictionary for the label names.
-    encoded = prediction if dictionary else pc.dictionary_encode(prediction)
-    codes = _value_codes(encoded.dictionary, label_array)
-    valid = pc.and_kleene(pc.greater_equal(codes, 0), pc.less(codes, len(labels)))
-    valid = pc.fill_null(valid, False)
-    if encoded.indices.null_count or not np.asarray(valid).all():
-        bad = np.asarray(pc.invert(pc.fill_null(pc.take(valid, encoded.indices), False)))
-        values = _first(pc.unique(pc.cast(prediction, value_type).filter(pa.array(bad))))
-        return prediction, [
-            f"{_plural(int(bad.sum()), 'prediction')} {'is' if bad.sum() == 1 else 'are'} not a "
-            f"label name or index: {_examples(values)}; allowed are {_examples(labels, 20)} "
-            f"or an index from 0 to {len(labels) - 1}."
-        ]
-    names = pc.take(label_array, codes)
-    return pa.DictionaryArray.from_arrays(encoded.indices, names), []
-
-
-def _value_codes(values: pa.Array, label_array: pa.Array) -> pa.Array:
-    """Label index (int64; null if none) of each distinct prediction value."""
-    if pa.types.is_integer(values.type):
-        return pc.cast(values, pa.int64())
-    if pa.types.is_floating(values.type):
-        whole = pc.equal(pc.floor(values), values)
-        # Whole numbers beyond int64 are no index either (a cast would overflow).
-        whole = pc.and_kleene(whole, pc.less(pc.abs(values), 2.0**62))
-        return pc.if_else(whole, pc.cast(values, pa.int64(), safe=False), None)
-    text = pc.utf8_trim_whitespace(values)
-    codes = pc.index_in(text, value_set=label_array)
-    # Not a label name: maybe an index ("0", "1"); names win where both would match.
-    if codes.null_count:
-        as_int = pc.if_else(
-            pc.match_substring_regex(text, r"^-?\d{1,9}$"), text, pa.scalar(None, pa.string())
-        )
-        codes = pc.coalesce(codes, pc.cast(as_int, pa.int64()))
-    return pc.cast(codes, pa.int64())
-
-
-def _tag_lists(ids: pa.Array, prediction: pa.Array, max_tag_chars: int):
-    type_ = prediction.type
-    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        if pa.types.is_null(type_.value_type) or pa.types.is_string(type_.value_type):
-            out = pc.cast(prediction, pa.list_(pa.string()))
-            return _checked_tags(ids, out, max_tag_chars)
-        return prediction, ["The prediction column must hold lists of tag strings."]
-    if not pa.types.is_string(type_) and not pa.types.is_large_string(type_):
-        return prediction, ["The prediction column must hold lists of tags."]
-    # JSON text in each cell (CSV): parsed a batch of rows at a time, so that Python lists
-    # never stand for more than a batch.
-    chunks: list[pa.Array] = []
-    bad = np.zeros(len(prediction), dtype=bool)
-    for start in range(0, len(prediction), 1 << 16):
-        parsed: list[list[str] | None] = []
-        for i, text in enumerate(prediction.slice(start, 1 << 16).to_pylist(), start=start):
-            value = None
-            if text is not None:
-                try:
-                    value = json.loads(text)
-                except (ValueError, RecursionError):
-                    value = None
-            if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
-                parsed.append(value)
-            else:
-                parsed.append(None)
-                bad[i] = True
-        if not bad.any():
-            try:
-                chunks.append(pa.array(parsed, pa.list_(pa.string())))
-            except UnicodeEncodeError:  # "\ud800" in a tag
-                bad[start] = True
-    if bad.any():
-        return prediction, [_bad_rows_message("are not a JSON list of tag strings", ids, bad)]
-    out = pa.concat_arrays(chunks) if chunks else pa.array([], pa.list_(pa.string()))
-    return _checked_tags(ids, out, max_tag_chars)
-
-
-def _checked_tags(ids: pa.Array, out: pa.Array, max_tag_chars: int):
-    null_rows = np.asarray(pc.is_null(out))
-    flat = pc.list_flatten(out)
-    flat_null = pc.is_null(flat)
-    if null_rows.any():
-        return out, [_bad_rows_message("are empty instead of a list of tags", ids, null_rows)]
-    parents = np.asarray(pc.list_parent_indices(out))
-    if pc.any(flat_null).as_py():
-        mask = np.zeros(len(out), dtype=bool)
-        mask[parents[np.asarray(flat_null)]] = True
-        return out, [_bad_rows_message("contain a null tag", ids, mask)]
-    long = np.asarray(pc.greater(pc.utf8_length(flat), max_tag_chars))
-    if long.any():
-        mask = np.zeros(len(out), dtype=bool)
-        mask[parents[long]] = True
-        return out, [
-            _bad_rows_message(
-                f"hold a tag longer than {max_tag_chars:,} characters (tags are label names)",
-                ids,
-                mask,
-            )
-        ]
-    return out, []
-
-
-def _texts(ids: pa.Array, prediction: pa.Array, limits: Limits, expected: int):
-    type_ = prediction.type
-    if pa.types.is_null(type_):
-        return pa.array([""] * len(prediction), pa.string()), []
-    if not (
-        pa.types.is_string(type_)
-        or pa.types.is_large_string(type_)
-        or pa.types.is_integer(type_)
-        or pa.types.is_floating(type_)
-    ):
-        return prediction, [f"The prediction column must hold text, not {_type_name(type_)}."]
-    # A missing answer (null) means "no answer", the same as "".
-    out = pc.cast(prediction, pa.string())
-    out = pc.fill_null(out, "") if out.null_count else out
-    # Scoring time grows with the length of the texts (ROUGE-Lsum compares every pair of
-    # words): each text and the file as a whole are bounded, with room to spare for real output.
-    lengths = np.asarray(pc.utf8_length(out), dtype=np.int64)
-    messages = []
-    long = lengths > limits.max_text_chars
-    if long.any():
-        messages.append(
-            _bad_rows_message(
-                f"are longer than {limits.max_text_chars:,} characters (the longest has "
-                f"{int(lengths.max()):,})",
-                ids,
-                long,
-            )
-        )
-    budget = limits.max_mean_text_chars * max(expected, 1)
-    if int(lengths.sum()) > budget:
-        messages.append(
-            f"The predictions hold {int(lengths.sum()):,} characters in all; the limit is "
-            f"{limits.max_mean_text_chars:,} per id on average ({budget:,} for the task's "
-            f"{_plural(expected, 'id')})."
-        )
-    return out, messages
-
-
-def _numbers(ids: pa.Array, prediction: pa.Array):
-    type_ = prediction.type
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
-        values = pc.cast(prediction, pa.float64())
-        shown = None
-    elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        # CSV cells arrive as text: parse them in pyarrow, no Python float per row.
-        text = pc.utf8_trim_whitespace(prediction)
-        numeric = pc.fill_null(pc.match_substring_regex(text, NUMBER_PATTERN), False)
-        values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
-        shown = prediction
-    else:
-        return prediction, [f"The prediction column must hold numbers, not {_type_name(type_)}."]
-    array = np.asarray(pc.fill_null(values, math.nan), dtype=np.float64)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        examples = None
-        if shown is not None:
-            examples = _first(shown.filter(pa.array(bad)))
-        return prediction, [_bad_rows_message("are not finite numbers", ids, bad, examples)]
-    return pa.array(array, pa.float64()), []
-
-
-def raise_row_errors(problems: Sequence[str], total: int) -> None:
-    """Raise a PredictionFileError for per-row mismatches found while scoring (e.g. tag list
-    lengths), showing the first few; `total` is how many rows are affected."""
-    if total:
-        shown = "; ".join(problems[:MAX_EXAMPLES])
-        more = f" (and {total - MAX_EXAMPLES} more)" if total > MAX_EXAMPLES else ""
-        raise PredictionFileError(
-            f"{_plural(total, 'prediction')} do not fit the task: {shown}{more}."
-        )

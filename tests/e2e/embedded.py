@@ -189,8 +189,11 @@ class EmbeddedPlatform:
                 time.sleep(0.3)
         raise AssertionError("The web server did not start:\n" + self.log("web"))
 
+    def worker_command(self, *args: str) -> list:
+        return [BIN / "celery", "-A", "config", "worker", *args]
+
     def start_worker(self, name: str, *args: str) -> subprocess.Popen:
-        return self.start(name, [BIN / "celery", "-A", "config", "worker", *args])
+        return self.start(name, self.worker_command(*args))
 
     def kill(self, name: str) -> None:
         """kill -9 a process and its children (a worker and its pool), as a crash would."""
@@ -198,8 +201,9 @@ class EmbeddedPlatform:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text()[-3000:]
+    def log(self, name: str, tail: int | None = 3000) -> str:
+        text = (self.folder / f"{name}.log").read_text()
+        return text if tail is None else text[-tail:]
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -41,23 +41,22 @@ STATES = (
 
 
 class RedisServer:
-    def __init__(self, port: int):
-        self.port = port
+    """A Redis of the test's own, keeping nothing on disk. Bound to another address than
+    127.0.0.1 it serves clients from other network namespaces too (protected mode off)."""
+
+    def __init__(self, port: int, bind: str = "127.0.0.1"):
+        self.port, self.bind = port, bind
         self.process = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", self.bind, "--save", ""]
+            + ["--appendonly", "no", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL,
         )
+        ping = ["redis-cli", "-h", self.bind, "-p", str(self.port), "ping"]
         deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
+        while subprocess.run(ping, capture_output=True, text=True).stdout.strip() != "PONG":
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.1)
 

@@ -37,10 +37,10 @@ def sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-def write_bundle(folder: Path) -> list[str]:
+def write_bundle(folder: Path, rows: int = ROWS) -> list[str]:
     rng = random.Random(0)
     (folder / "data").mkdir(parents=True)
-    ids = [f"g-{i:05d}" for i in range(ROWS)]
+    ids = [f"g-{i:05d}" for i in range(rows)]
     with open(folder / "data" / "test.jsonl", "w") as f:
         for row_id in ids:
             row = {"id": row_id, "source": sentence(rng, 60), "reference": sentence(rng, 40)}

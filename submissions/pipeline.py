@@ -26,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -556,6 +556,14 @@ def submission_score(*, submission_id: int) -> None:
             "slow (very long predictions, for example); it counts towards your quota."
         )
         return
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away (a restart, a dropped connection): not the file's fault and
+        # not a failure to record, since recording needs the database too. The run ends; its
+        # heartbeats have stopped, so the reaper publishes the job again once the lease expires.
+        logger.warning(
+            "Scoring submission %s lost the database: %s", submission_id, type(exc).__name__
+        )
+        raise
     except Exception as exc:
         logger.error(
             "Scoring submission %s failed with %s:\n%s",

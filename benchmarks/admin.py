@@ -10,13 +10,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from benchmarks.authors import author_grant
-from benchmarks.bundles import SPEC_FILENAME, BundleError, bundle_open, yaml_parse
+from benchmarks.bundles import SPEC_FILENAME, BundleError, bundle_open, spec_read
 from benchmarks.models import Benchmark, Split, Task
 from benchmarks.services import benchmark_import
 from scoring.tasktypes import METRICS, TASK_TYPES, metric_keys, normalize_metric_spec
@@ -155,11 +156,20 @@ class BundleImportForm(forms.Form):
         help_text="Replace the benchmark with the same slug in place, keeping its submissions.",
     )
 
+    def clean_bundle(self):
+        bundle = self.cleaned_data["bundle"]
+        if bundle.size > settings.MAX_BUNDLE_MB << 20:
+            raise forms.ValidationError(
+                f"The bundle is {bundle.size / 2**20:,.0f} MB; an uploaded bundle may be at most "
+                f"{settings.MAX_BUNDLE_MB:,} MB (MAX_BUNDLE_MB)."
+            )
+        return bundle
+
 
 def bundle_slug(path: Path) -> str | None:
     """The slug a bundle declares, read before importing it (None when it names none)."""
     with bundle_open(path) as root:
-        spec = yaml_parse((root / SPEC_FILENAME).read_text(encoding="utf-8"))
+        spec = spec_read(root)
     return spec.get("slug") if isinstance(spec, dict) else None
 
 
@@ -226,7 +236,8 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
 
     def _import(self, request, data: dict) -> Benchmark:
         with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
-            bundle = Path(tmp) / "bundle.zip"
+            # Under the uploaded name, which the messages about the zip quote.
+            bundle = Path(tmp) / (Path(data["bundle"].name).name or "bundle.zip")
             with bundle.open("wb") as out:
                 for chunk in data["bundle"].chunks():
                     out.write(chunk)

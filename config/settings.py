@@ -186,6 +186,15 @@ MAX_PREDICTION_COLUMNS = env.int("MAX_PREDICTION_COLUMNS", default=8)
 # Text predictions (question answering, generation): scoring time grows with their length.
 MAX_PREDICTION_TEXT_CHARS = env.int("MAX_PREDICTION_TEXT_CHARS", default=20_000)
 MAX_PREDICTION_MEAN_TEXT_CHARS = env.int("MAX_PREDICTION_MEAN_TEXT_CHARS", default=2_000)
+# What a benchmark bundle may hold (docs/formats.md, "Benchmark bundles"): a zip uploaded on the
+# admin's import page; a bundle's data decoded (a zip's entries unpacked, and its data files as
+# read: after gzip, Parquet as decoded, images, Hub splits); the rows and columns of one split;
+# the entries of a zip. Importing holds at most about four times MAX_BUNDLE_DECODED_MB in memory.
+MAX_BUNDLE_MB = env.int("MAX_BUNDLE_MB", default=200)
+MAX_BUNDLE_DECODED_MB = env.int("MAX_BUNDLE_DECODED_MB", default=500)
+MAX_SPLIT_ROWS = env.int("MAX_SPLIT_ROWS", default=1_000_000)
+MAX_SPLIT_COLUMNS = env.int("MAX_SPLIT_COLUMNS", default=50)
+MAX_BUNDLE_FILES = env.int("MAX_BUNDLE_FILES", default=10_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

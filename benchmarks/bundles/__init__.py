@@ -5,20 +5,25 @@ canonical Parquet; the database side lives in `benchmarks.services`.
 """
 
 from benchmarks.bundles.errors import BundleError
+from benchmarks.bundles.files import table_read
+from benchmarks.bundles.limits import BundleLimits, bundle_limits
 from benchmarks.bundles.loader import Bundle, bundle_load, bundle_open, spec_yaml
 from benchmarks.bundles.spec import spec_validate
-from benchmarks.bundles.tables import FrozenSplit, fingerprint, parquet_bytes, table_read
-from benchmarks.bundles.yamltext import SPEC_FILENAME, yaml_parse
+from benchmarks.bundles.tables import FrozenSplit, fingerprint, parquet_bytes
+from benchmarks.bundles.yamltext import SPEC_FILENAME, spec_read, yaml_parse
 
 __all__ = [
     "SPEC_FILENAME",
     "Bundle",
     "BundleError",
+    "BundleLimits",
     "FrozenSplit",
+    "bundle_limits",
     "bundle_load",
     "bundle_open",
     "fingerprint",
     "parquet_bytes",
+    "spec_read",
     "spec_validate",
     "spec_yaml",
     "table_read",

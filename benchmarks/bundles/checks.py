@@ -6,16 +6,35 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from benchmarks.bundles.yamltext import SPEC_FILENAME
 
+MAX_KEY_CHARS = 60
+
 
 def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
+    key = str(key)
+    if len(key) > MAX_KEY_CHARS:  # a key is quoted in messages: it may be a megabyte long
+        key = key[: MAX_KEY_CHARS - 3] + "..."
+    return f"{path}.{key}" if path else key
+
+
+def listing(values: list, limit: int = 20) -> str:
+    """Names for a message, the first `limit` of them: a hostile spec may list a hundred
+    thousand, and a message per entry that lists them all would be quadratic."""
+    shown = ", ".join(str(v) for v in values[:limit])
+    return f"{shown}, ... ({len(values):,} in all)" if len(values) > limit else shown
+
+
+def repeated(values: list) -> list:
+    """The values that occur more than once (hashable ones), sorted."""
+    counts = Counter(v for v in values if isinstance(v, str))
+    return sorted(v for v, n in counts.items() if n > 1)
 
 
 def show(value: Any) -> str:
@@ -133,9 +152,9 @@ class Checker:
             if not isinstance(item, str) or not item:
                 self.error(join(path, i), f"expected a column name (string), got {show(item)}")
                 ok = False
-        duplicates = sorted({n for n in value if isinstance(n, str) and value.count(n) > 1})
+        duplicates = repeated(value)
         if duplicates:
-            self.error(path, f"names listed twice: {', '.join(duplicates)}")
+            self.error(path, f"names listed twice: {listing(duplicates)}")
             ok = False
         return list(value) if ok else None
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from benchmarks.bundles.tables import TableReadError
+from benchmarks.bundles.files import TableReadError, table_check
+from benchmarks.bundles.limits import BundleLimits, DecodedBudget
 
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -32,15 +33,29 @@ class HubError(TableReadError):
 
 
 def hub_table(
-    *, repo_id: str, revision: str | None, config: str | None, split: str, cache_dir: str | None
+    *,
+    repo_id: str,
+    revision: str | None,
+    config: str | None,
+    split: str,
+    cache_dir: str | None,
+    limits: BundleLimits | None = None,
+    budget: DecodedBudget | None = None,
 ) -> tuple[pa.Table, str]:
-    """(table, resolved commit) of one split of a Hub dataset. Raises TableReadError."""
+    """(table, resolved commit) of one split of a Hub dataset, within `limits` (its Arrow size
+    taken from `budget`). Raises TableReadError."""
+    limits = limits or BundleLimits()
+    budget = budget or DecodedBudget(limits.max_decoded_bytes)
     if Path(repo_id).is_dir():
-        return _load(repo_id, config, None, split, cache_dir), ""
-    commit, snapshot = hub_resolve(repo_id=repo_id, revision=revision)
-    if snapshot:
-        return _load(snapshot, config, None, split, cache_dir), commit
-    return _load(repo_id, config, commit, split, cache_dir), commit
+        commit, path, at = "", repo_id, None
+    else:
+        commit, snapshot = hub_resolve(repo_id=repo_id, revision=revision)
+        path, at = (snapshot, None) if snapshot else (repo_id, commit)
+    dataset = _load(path, config, at, split, cache_dir)
+    # `datasets` keeps the split on disk, memory-mapped: checked before anything is copied.
+    table = dataset.with_format("arrow")[:]
+    table_check(table, limits, budget)
+    return table, commit
 
 
 def hub_resolve(*, repo_id: str, revision: str | None) -> tuple[str, str]:
@@ -106,9 +121,7 @@ def _cached_snapshot(repo_id: str, revision: str, reason: str) -> tuple[str, str
     return Path(folder).name, folder
 
 
-def _load(
-    path: str, config: str | None, revision: str | None, split: str, cache_dir: str | None
-) -> pa.Table:
+def _load(path: str, config: str | None, revision: str | None, split: str, cache_dir: str | None):
     # Imported here: `datasets` is slow to import and only Hub bundles need it.
     import datasets
 
@@ -119,7 +132,7 @@ def _load(
     except Exception as exc:  # datasets raises many types: missing split, config, bad file…
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise TableReadError(f"cannot load split '{split}': {first_line}") from None
-    return dataset.with_format("arrow")[:]
+    return dataset
 
 
 def hub_commit(*, repo_id: str, revision: str | None, cache_files: list[dict]) -> str:

@@ -8,26 +8,25 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pyarrow as pa
 import yaml
 
 from benchmarks.bundles.errors import BundleError
+from benchmarks.bundles.files import TableLimitError, TableReadError, table_read
 from benchmarks.bundles.hub import hub_table
+from benchmarks.bundles.limits import BundleLimits, DecodedBudget, bundle_limits
 from benchmarks.bundles.spec import spec_check
 from benchmarks.bundles.tables import (
     TEXT_INPUT_TYPES,
     FrozenSplit,
     SplitChecker,
-    TableReadError,
     fingerprint,
     parquet_bytes,
-    table_read,
 )
-from benchmarks.bundles.yamltext import SPEC_FILENAME, yaml_parse
-
-IGNORED_ZIP_ENTRIES = frozenset({"__MACOSX", ".DS_Store"})
+from benchmarks.bundles.unzip import zip_unpack
+from benchmarks.bundles.yamltext import SPEC_FILENAME, spec_read
 
 
 @dataclass(frozen=True)
@@ -43,13 +42,16 @@ class Bundle:
 
 
 @contextmanager
-def bundle_open(source: Path) -> Iterator[Path]:
-    """The bundle's root folder: `source` itself, or a zip unpacked into a temporary folder for
-    the duration of the block."""
+def bundle_open(source: Path, *, limits: BundleLimits | None = None) -> Iterator[Path]:
+    """The bundle's root folder: `source` itself, or a zip unpacked (within `limits`, default
+    the settings') into a temporary folder for the duration of the block."""
     source = Path(source)
     if source.is_dir():
-        if not (source / SPEC_FILENAME).is_file():
+        spec = source / SPEC_FILENAME
+        if not spec.is_file():
             raise BundleError(f"{source}: no {SPEC_FILENAME} at the root of the bundle folder")
+        if not spec.resolve().is_relative_to(source.resolve()):
+            raise BundleError(f"{source}: {SPEC_FILENAME} links outside the bundle folder")
         yield source
         return
     if not source.exists():
@@ -57,44 +59,31 @@ def bundle_open(source: Path) -> Iterator[Path]:
     if not zipfile.is_zipfile(source):
         raise BundleError(f"{source}: expected a bundle folder or a .zip file")
     with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
-        yield _unzip(source, Path(tmp))
+        yield zip_unpack(source, Path(tmp), limits or bundle_limits())
 
 
-def _unzip(source: Path, target: Path) -> Path:
-    try:
-        with zipfile.ZipFile(source) as archive:
-            for name in archive.namelist():
-                parts = PurePosixPath(name.replace("\\", "/")).parts
-                if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                    raise BundleError(
-                        f"{source.name}: entry '{name}' would be written outside the bundle"
-                    )
-            archive.extractall(target)
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"{source.name}: not a readable zip file ({exc})") from None
-    if (target / SPEC_FILENAME).is_file():
-        return target
-    entries = [p for p in target.iterdir() if p.name not in IGNORED_ZIP_ENTRIES]
-    if len(entries) == 1 and (entries[0] / SPEC_FILENAME).is_file():
-        return entries[0]
-    raise BundleError(
-        f"{source.name}: expected {SPEC_FILENAME} at the root of the zip or inside "
-        "a single top folder"
-    )
+@dataclass(frozen=True)
+class _Reading:
+    """What reading a bundle's splits shares: where Hub datasets are cached, the limits and
+    what is left of the decoded-size budget."""
+
+    hub_cache_dir: str | None
+    limits: BundleLimits
+    budget: DecodedBudget
 
 
-def bundle_load(root: Path, *, hub_cache_dir: str | None = None) -> Bundle:
-    """Validate the bundle at `root` and freeze every split. Raises BundleError listing every
-    problem found (spec and data)."""
-    try:
-        text = (root / SPEC_FILENAME).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"{SPEC_FILENAME}: expected UTF-8 text") from None
-    checked = spec_check(yaml_parse(text), root=root)
+def bundle_load(
+    root: Path, *, hub_cache_dir: str | None = None, limits: BundleLimits | None = None
+) -> Bundle:
+    """Validate the bundle at `root` and freeze every split, within `limits` (default the
+    settings'). Raises BundleError listing every problem found (spec and data)."""
+    limits = limits or bundle_limits()
+    reading = _Reading(hub_cache_dir, limits, DecodedBudget(limits.max_decoded_bytes))
+    checked = spec_check(spec_read(root), root=root)
     errors = list(checked.errors)
     splits: list[FrozenSplit] = []
     for task, task_path in zip(checked.spec["tasks"], checked.task_paths, strict=True):
-        task_errors, task_splits = _task_freeze(task, task_path, root, hub_cache_dir)
+        task_errors, task_splits = _task_freeze(task, task_path, root, reading)
         errors += task_errors
         splits += task_splits
     if errors:
@@ -103,24 +92,36 @@ def bundle_load(root: Path, *, hub_cache_dir: str | None = None) -> Bundle:
 
 
 def _task_freeze(
-    task: dict, task_path: str, root: Path, hub_cache_dir: str | None
+    task: dict, task_path: str, root: Path, reading: _Reading
 ) -> tuple[list[str], list[FrozenSplit]]:
-    checker = SplitChecker(task, task_path, root)
+    checker = SplitChecker(task, task_path, root, reading.budget)
     tables: dict[str, pa.Table] = {}
     origins: dict[str, dict] = {}
     for split in task["data"]["splits"]:
         name = split["name"]
+        where = f"{task_path}.data.splits.{name}"
         try:
-            table, origin = _split_read(task, split, root, hub_cache_dir)
+            table, origin = _split_read(task, split, root, reading)
+        except TableLimitError as exc:
+            if split["path"]:
+                checker.errors.append(f"{where}.path: '{split['path']}' {exc}")
+            else:
+                checker.errors.append(f"{where}.hub_split: split '{split['hub_split']}' {exc}")
+            continue
         except TableReadError as exc:
-            where = f"{task_path}.data.splits.{name}"
             if split["path"]:
                 detail = _read_error(str(exc), hidden=split["role"] == "hidden")
                 checker.errors.append(f"{where}.path: cannot read '{split['path']}': {detail}")
             else:
                 checker.errors.append(f"{where}.hub_split: {exc}")
             continue
-        frozen = checker.freeze(table, split)
+        try:
+            frozen = checker.freeze(table, split)
+        except pa.ArrowException as exc:  # a type the checks do not expect (a cast that fails)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            detail = _read_error(first, hidden=split["role"] == "hidden")
+            checker.errors.append(f"{where}: cannot check the split's columns: {detail}")
+            continue
         if frozen is not None:
             tables[name] = frozen
             origins[name] = split["provenance"] or origin
@@ -147,13 +148,16 @@ def _task_freeze(
     return [], result
 
 
-def _split_read(
-    task: dict, split: dict, root: Path, hub_cache_dir: str | None
-) -> tuple[pa.Table, dict]:
+def _split_read(task: dict, split: dict, root: Path, reading: _Reading) -> tuple[pa.Table, dict]:
     columns = task["columns"]
     if split["path"]:
         text_columns = tuple(columns["inputs"]) if task["type"] in TEXT_INPUT_TYPES else ()
-        table = table_read(root / split["path"], string_columns=(columns["id"], *text_columns))
+        table = table_read(
+            root / split["path"],
+            string_columns=(columns["id"], *text_columns),
+            limits=reading.limits,
+            budget=reading.budget,
+        )
         return table, {"source": split["path"]}
     hub = task["data"]["hub"]
     table, commit = hub_table(
@@ -161,7 +165,9 @@ def _split_read(
         revision=hub["revision"],
         config=hub["config"],
         split=split["hub_split"],
-        cache_dir=hub_cache_dir,
+        cache_dir=reading.hub_cache_dir,
+        limits=reading.limits,
+        budget=reading.budget,
     )
     at = f"@{commit or hub['revision'] or 'main'}"
     config = f"/{hub['config']}" if hub["config"] else ""

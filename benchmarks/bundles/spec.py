@@ -348,12 +348,21 @@ class _SpecChecker(TaskFieldsChecker):
                 path, f"expected a .csv, .jsonl or .parquet file (optionally .gz), got '{value}'"
             )
             return None
+        if "\0" in value:
+            self.error(path, f"expected a file path, got {show(value)} (it holds a NUL character)")
+            return None
         if self.root is not None:
-            full = (self.root / rel).resolve()
-            if not full.is_relative_to(self.root):
+            try:
+                full = (self.root / rel).resolve()
+                leaves = not full.is_relative_to(self.root)
+                found = not leaves and full.is_file()
+            except OSError as exc:  # a name too long for the file system, a loop of links
+                self.error(path, f"file {show(value)} cannot be opened ({exc.strerror})")
+                return None
+            if leaves:
                 self.error(path, f"'{value}' leaves the bundle (it links outside)")
                 return None
-            if not full.is_file():
+            if not found:
                 self.error(path, f"file '{value}' not found in the bundle")
                 return None
         return rel.as_posix()

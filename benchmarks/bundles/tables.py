@@ -1,4 +1,4 @@
-"""Split data: reading bundle files, checking them against the task's columns, and freezing them
+"""Split data: checking tables (read by `files`) against the task's columns, and freezing them
 into the canonical Parquet the platform scores from.
 
 A frozen split has exactly the columns [id, *inputs, label, *metadata] under the bundle's names,
@@ -10,17 +10,16 @@ Messages about hidden splits never show a label value: only counts and column na
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from benchmarks.bundles.checks import listing
+from benchmarks.bundles.limits import DecodedBudget, megabytes
 from scoring.tasktypes import (
     CLASSIFICATION_TYPES,
     IMAGE_CLASSIFICATION,
@@ -32,10 +31,6 @@ from scoring.tasktypes import (
 
 TEXT_INPUT_TYPES = frozenset({"text-classification", QUESTION_ANSWERING, TEXT_GENERATION})
 EXAMPLES = 5
-
-
-class TableReadError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -51,26 +46,6 @@ class FrozenSplit:
     hub_repo_id: str = ""
     hub_revision: str = ""
     hub_commit: str = ""
-
-
-def table_read(path: Path, *, string_columns: tuple[str, ...] = ()) -> pa.Table:
-    """A CSV, JSONL or Parquet file (optionally .gz) as a table. `string_columns` are read as
-    text from CSV, where every type is a guess (ids like 007 must not become 7)."""
-    name = path.name.lower().removesuffix(".gz")
-    try:
-        if name.endswith(".csv"):
-            options = pacsv.ConvertOptions(column_types={c: pa.string() for c in string_columns})
-            return pacsv.read_csv(path, convert_options=options)
-        if name.endswith(".jsonl"):
-            # Large enough for long documents on one line; the default 1 MiB block cuts them.
-            return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=1 << 26))
-        if path.name.lower().endswith(".gz"):
-            return pq.read_table(pa.BufferReader(gzip.decompress(path.read_bytes())))
-        return pq.read_table(path)
-    except (pa.ArrowException, OSError, EOFError) as exc:
-        raise TableReadError(
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        ) from None
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -124,10 +99,14 @@ class SplitChecker:
     """Checks and freezes the splits of one task. `errors` collects messages, each starting with
     the split's key path."""
 
-    def __init__(self, task: dict, task_path: str, root: Path | None):
+    def __init__(
+        self, task: dict, task_path: str, root: Path | None, budget: DecodedBudget | None = None
+    ):
         self.task = task
         self.task_path = task_path
         self.root = root
+        # Image files are read into the frozen split: they count against the decoded size.
+        self.budget = budget or DecodedBudget(1 << 62)
         self.columns = task["columns"]
         self.errors: list[str] = []
         # Each split's ids, kept even when the split has other errors so that duplicates are
@@ -231,14 +210,17 @@ class SplitChecker:
             )
             return None
         root = self.root.resolve()
-        images, missing = [], []
+        files, missing = [], []
         for rel in column.to_pylist():
-            full = (root / (rel or "")).resolve()
-            if not rel or not full.is_relative_to(root) or not full.is_file():
-                missing.append(rel)
-                images.append(None)
+            try:
+                full = (root / (rel or "")).resolve()
+                found = bool(rel) and full.is_relative_to(root) and full.is_file()
+            except (OSError, ValueError):  # a name too long, a NUL character
+                found = False
+            if found:
+                files.append(full)
             else:
-                images.append(full.read_bytes())
+                missing.append(rel)
         if missing:
             self.error(
                 split,
@@ -246,7 +228,17 @@ class SplitChecker:
                 f"the bundle, e.g. {_examples(missing)}",
             )
             return None
-        return pa.chunked_array([pa.array(images, pa.binary())])
+        # Sizes first: a million rows may name one large file.
+        size = sum(file.stat().st_size for file in files)
+        if size > self.budget.left:
+            self.error(
+                split,
+                f"image column '{name}' names {megabytes(size)} of files, more than "
+                f"{self.budget.room()}",
+            )
+            return None
+        self.budget.take(size)
+        return pa.chunked_array([pa.array([file.read_bytes() for file in files], pa.binary())])
 
     def label(self, column: pa.ChunkedArray, split: str, hidden: bool) -> pa.ChunkedArray | None:
         column = _plain(column)
@@ -342,7 +334,7 @@ class SplitChecker:
             self.error(
                 split,
                 f"unknown label values {_examples(values)} in {unknown} rows; "
-                f"expected one of {', '.join(names)} or an index 0–{len(names) - 1}",
+                f"expected one of {listing(names)} or an index 0–{len(names) - 1}",
             )
         return None
 

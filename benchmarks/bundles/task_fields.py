@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from benchmarks.bundles.checks import Checker, is_number, join, show
+from benchmarks.bundles.checks import Checker, is_number, join, listing, repeated, show
 from scoring.tasktypes import (
     AVERAGES,
     CLASSIFICATION_TYPES,
@@ -58,12 +58,12 @@ class TaskFieldsChecker(Checker):
             self.error(join(path, "inputs"), "expected at least one input column")
         named = [result["id"], *(inputs or []), result["label"], *(result["metadata"] or [])]
         named = [n for n in named if n]
-        repeated = sorted({n for n in named if named.count(n) > 1})
-        if repeated:
+        twice = repeated(named)
+        if twice:
             self.error(
                 path,
                 f"each column may have one role only (id, input, label or "
-                f"metadata); used twice: {', '.join(repeated)}",
+                f"metadata); used twice: {listing(twice)}",
             )
         return result
 
@@ -84,9 +84,9 @@ class TaskFieldsChecker(Checker):
                 self.error(
                     join(path, i), f"expected a label name (string), got {show(name)}; quote it"
                 )
-        repeated = sorted({n for n in raw if isinstance(n, str) and raw.count(n) > 1})
-        if repeated:
-            self.error(path, f"label names listed twice: {', '.join(repeated)}")
+        twice = repeated(raw)
+        if twice:
+            self.error(path, f"label names listed twice: {listing(twice)}")
         return [n for n in raw if isinstance(n, str)]
 
     def metrics(self, raw: Any, path: str, type_name: Any, columns: dict) -> list[dict]:
@@ -97,17 +97,20 @@ class TaskFieldsChecker(Checker):
             self.error(path, f"expected a non-empty list of metrics, got {show(raw)}")
             return []
         specs = []
+        label_set = frozenset(columns.get("labels") or ())
         for i, item in enumerate(raw):
-            spec = self.metric(item, join(path, i), task_type, columns)
+            spec = self.metric(item, join(path, i), task_type, columns, label_set)
             if spec:
                 specs.append(spec)
         keys = [key for spec in specs for key in metric_keys(spec)]
-        repeated = sorted({k for k in keys if keys.count(k) > 1})
-        if repeated:
-            self.error(path, f"metric keys reported twice: {', '.join(repeated)}")
+        twice = repeated(keys)
+        if twice:
+            self.error(path, f"metric keys reported twice: {listing(twice)}")
         return specs
 
-    def metric(self, raw: Any, path: str, task_type: Any, columns: dict) -> dict | None:
+    def metric(
+        self, raw: Any, path: str, task_type: Any, columns: dict, label_set: frozenset
+    ) -> dict | None:
         if not isinstance(raw, str | dict):
             self.error(path, f"expected a metric name or {{name: ..., <args>}}, got {show(raw)}")
             return None
@@ -155,10 +158,10 @@ class TaskFieldsChecker(Checker):
             elif (
                 arg == "pos_label"
                 and isinstance(value, str)
-                and columns.get("labels")
-                and value not in columns["labels"]
+                and label_set
+                and value not in label_set
             ):
-                self.error(arg_path, f"'{value}' is not one of the label names")
+                self.error(arg_path, f"{show(value)} is not one of the label names")
                 ok = False
         return spec if ok else None
 
@@ -170,7 +173,7 @@ class TaskFieldsChecker(Checker):
             self.error(
                 join(task_path, "primary_metric"),
                 f"expected one of the reported "
-                f"metric keys ({', '.join(keys) or 'none'}), got {show(raw)}",
+                f"metric keys ({listing(keys) or 'none'}), got {show(raw)}",
             )
             return None
         return raw
@@ -182,7 +185,8 @@ class TaskFieldsChecker(Checker):
             self.error(path, f"expected a list of slices, got {show(raw)}")
             return []
         usable = [*(columns.get("inputs") or []), *(columns.get("metadata") or [])]
-        result, names = [], []
+        usable_set = set(usable)
+        result, names = [], set()
         for i, item in enumerate(raw):
             item_path = join(path, i)
             spec = self.mapping(item, item_path, SLICE_KEYS, required=("name", "column"))
@@ -191,13 +195,13 @@ class TaskFieldsChecker(Checker):
             name = self.string(spec.get("name"), join(item_path, "name"))
             if name in names:
                 self.error(join(item_path, "name"), f"slice name '{name}' is used twice")
-            names.append(name)
+            names.add(name)
             column = spec.get("column")
-            if "column" in spec and column not in usable:
+            if "column" in spec and (not isinstance(column, str) or column not in usable_set):
                 self.error(
                     join(item_path, "column"),
                     f"expected an input or metadata column "
-                    f"({', '.join(usable) or 'none'}), got {show(column)}",
+                    f"({listing(usable) or 'none'}), got {show(column)}",
                 )
             normal = {"name": name, "column": column}
             if "pattern" in spec:

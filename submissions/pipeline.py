@@ -62,7 +62,9 @@ class PredictionsRejected(Exception):
 # Opening a zip parses every entry of its directory into an object, so they are counted first.
 MAX_ZIP_ENTRIES = 1000
 ZIP_ENTRY_SIGNATURE = b"PK\x01\x02"
-ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+# Stored and deflate only: zipfile inflates bzip2 and LZMA members with no bound on the output
+# of a single piece, so a member of a few hundred bytes can take gigabytes whatever it declares.
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # What opening a damaged zip or unpacking a damaged member raises, by compression method.
 ZIP_READ_ERRORS = (
     zipfile.BadZipFile,
@@ -218,7 +220,10 @@ def _zip_task_files(fileobj, *, tasks: list[Task], task: Task | None, limits: Li
             if info.flag_bits & 0x1:
                 errors.append(f"{shown}: it is encrypted; zip the files without a password.")
             elif info.compress_type not in ZIP_METHODS:
-                errors.append(f"{shown}: its compression method cannot be unpacked; use deflate.")
+                errors.append(
+                    f"{shown}: it is compressed with a method other than deflate; zip the files "
+                    "with deflate (the usual zip) or store them uncompressed."
+                )
             elif info.file_size > limits.max_bytes:
                 errors.append(
                     f"{shown}: it unpacks to {info.file_size / 2**20:,.0f} MB; the limit for a "

@@ -92,8 +92,7 @@ def test_a_connection_dropped_mid_task_ends_in_one_score(tmp_path):
         row = json.loads(platform.manage("shell", "-c", STATE.format(pk=pk)).splitlines()[-1])
         assert row["status"] == "scored", (row, platform.log("scoring"))
         assert row["evaluations"] == 1
-        print(
-            f"claims {row['claims']}, lost the database: {'lost the database' in platform.log('scoring', tail=None)}"
-        )
+        lost = "lost the database" in platform.log("scoring", tail=None)
+        print(f"claims {row['claims']}; the first run lost the database: {lost}")
     finally:
         platform.stop()

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import io
 import logging
-import lzma
 import threading
 import time
 import traceback
 import uuid
 import zipfile
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +39,7 @@ from scoring.predictions import (
     check_predictions,
     read_prediction_file,
 )
+from scoring.streams import ZIP_READ_ERRORS
 from scoring.tasktypes import TOKEN_CLASSIFICATION
 from submissions.models import Evaluation, Submission
 
@@ -65,17 +64,6 @@ ZIP_ENTRY_SIGNATURE = b"PK\x01\x02"
 # Stored and deflate only: zipfile inflates bzip2 and LZMA members with no bound on the output
 # of a single piece, so a member of a few hundred bytes can take gigabytes whatever it declares.
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-# What opening a damaged zip or unpacking a damaged member raises, by compression method.
-ZIP_READ_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    EOFError,
-    OSError,
-    NotImplementedError,
-    RuntimeError,
-    ValueError,
-)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from benchmarks.bundles.limits import (
     DecodedBudget,
     megabytes,
 )
+from scoring.streams import GzipInvalid, GzipTooLarge, GzipTruncated, gunzip_bounded
 
 CHUNK_BYTES = MB  # pieces in which files are read, inflated and scanned
 # Wide enough for a line of MAX_JSON_LINE_BYTES; pyarrow needs each line within one block.
@@ -154,32 +154,16 @@ def _read_bytes(path: Path, gzipped: bool, budget: DecodedBudget) -> bytes | byt
 
 
 def _gunzip(fh, budget: DecodedBudget) -> bytearray:
-    """Inflate gzip data a piece at a time, stopping as soon as the output passes what is left
-    of the budget: a bomb costs the cap, not what it expands to. Concatenated members are one
-    stream, and zero bytes after a member are padding (as Python's gzip module reads them)."""
-    out = bytearray()
-    decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    started = False
+    """Inflate within what is left of the budget: a bomb costs the cap, not what it expands
+    to."""
     try:
-        while chunk := fh.read(CHUNK_BYTES):
-            data = chunk
-            while data:
-                if decoder.eof:
-                    data = data.lstrip(b"\0")
-                    if not data:
-                        break
-                    decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-                started = True
-                # A megabyte of input can inflate to a gigabyte: take the output in pieces.
-                out += decoder.decompress(data, CHUNK_BYTES)
-                if len(out) > budget.left:
-                    raise TableLimitError(budget.exceeded())
-                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
-    except zlib.error:
+        return gunzip_bounded(iter(lambda: fh.read(CHUNK_BYTES), b""), budget.left)
+    except GzipTooLarge:
+        raise TableLimitError(budget.exceeded()) from None
+    except GzipInvalid:
         raise TableReadError("the file ends in .gz but is not valid gzip data") from None
-    if started and not decoder.eof:
-        raise TableReadError("the gzip data is cut short (the file is incomplete)")
-    return out
+    except GzipTruncated:
+        raise TableReadError("the gzip data is cut short (the file is incomplete)") from None
 
 
 # --- CSV --------------------------------------------------------------------------------------

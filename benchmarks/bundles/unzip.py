@@ -10,16 +10,15 @@ unpacks no more than an entry declares, and the copy counts again.
 
 from __future__ import annotations
 
-import lzma
 import stat
 import struct
 import zipfile
-import zlib
 from pathlib import Path, PurePosixPath
 
 from benchmarks.bundles.errors import BundleError
 from benchmarks.bundles.limits import MB, BundleLimits, megabytes
 from benchmarks.bundles.yamltext import SPEC_FILENAME
+from scoring.streams import ZIP_READ_ERRORS
 
 IGNORED_ZIP_ENTRIES = frozenset({"__MACOSX", ".DS_Store"})
 ENTRY_SIGNATURE = b"PK\x01\x02"
@@ -30,18 +29,6 @@ ZIP64_END_SIGNATURE = b"PK\x06\x06"
 DIRECTORY_BYTES_PER_ENTRY = 1024
 METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 METHOD_NAMES = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA", 9: "deflate64"}
-# What opening a damaged zip or unpacking a damaged entry raises.
-ZIP_READ_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    EOFError,
-    OSError,
-    NotImplementedError,
-    RuntimeError,
-    ValueError,
-    struct.error,
-)
 SHOWN_NAME_CHARS = 100
 
 

@@ -6,7 +6,6 @@ import codecs
 import csv
 import json
 import re
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
@@ -36,6 +35,7 @@ from scoring.predictions.common import (
     quote,
     some_of,
 )
+from scoring.streams import GzipInvalid, GzipTooLarge, GzipTruncated, gunzip_bounded
 
 
 def detect_format(filename: str) -> tuple[str, bool]:
@@ -94,33 +94,16 @@ def _read_bytes(
 
 
 def _gunzip(chunks: Iterable[bytes | memoryview], max_bytes: int) -> bytearray:
-    """Inflate gzip data a piece at a time, stopping as soon as the output passes `max_bytes`:
-    a bomb costs the cap, not what it expands to. Concatenated members are one stream, and
-    zero bytes after a member are padding (as Python's gzip module reads them)."""
-    out = bytearray()
-    decoder: Any = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    started = False
     try:
-        for chunk in chunks:
-            data = bytes(chunk)
-            while data:
-                if decoder.eof:
-                    data = data.lstrip(b"\0")
-                    if not data:
-                        break
-                    decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-                started = True
-                # 64 KiB of input can inflate to 64 MB: take the output in bounded pieces.
-                out += decoder.decompress(data, CHUNK_BYTES)
-                if len(out) > max_bytes:
-                    raise _too_large(max_bytes)
-                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
-    except zlib.error:
+        out = gunzip_bounded(chunks, max_bytes)
+    except GzipTooLarge:
+        raise _too_large(max_bytes) from None
+    except GzipInvalid:
         raise PredictionFileError("The file ends in .gz but is not valid gzip data.") from None
-    if not started:
+    except GzipTruncated:
+        raise PredictionFileError("The gzip data is cut short: the file is incomplete.") from None
+    if not out:
         raise PredictionFileError("The file is empty.")
-    if not decoder.eof:
-        raise PredictionFileError("The gzip data is cut short: the file is incomplete.")
     return out
 
 

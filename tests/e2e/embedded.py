@@ -81,27 +81,48 @@ def production_stack_available() -> bool:
 PLATFORM_REDIS_DB = 13
 
 
+def postgres_server() -> dict:
+    """Where the test session's PostgreSQL is, as psycopg2 connection arguments."""
+    db = settings.DATABASES["default"]
+    return {
+        "host": db["HOST"] or "127.0.0.1",
+        "port": db["PORT"] or 5432,
+        "user": db["USER"] or "postgres",
+        "password": db["PASSWORD"] or None,
+    }
+
+
+def postgres_admin(*statements: tuple[str, list]) -> list:
+    """Run statements on the server's `postgres` database (autocommit); the first column of
+    each one's first row, or None."""
+    import psycopg2
+
+    admin = psycopg2.connect(dbname="postgres", **postgres_server())
+    admin.autocommit = True
+    results = []
+    try:
+        with admin.cursor() as cur:
+            for sql, params in statements:
+                cur.execute(sql, params)
+                row = cur.fetchone() if cur.description else None
+                results.append(row[0] if row else None)
+    finally:
+        admin.close()
+    return results
+
+
 def production_env(name: str) -> dict[str, str]:
     """A fresh PostgreSQL database `name` and an emptied Redis database, on the servers the test
     session uses."""
-    import psycopg2
     import redis
 
-    db = settings.DATABASES["default"]
-    server = dict(
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"] or "postgres",
-        password=db["PASSWORD"] or None,
+    postgres_admin(
+        (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', []),
+        (f'CREATE DATABASE "{name}"', []),
     )
-    admin = psycopg2.connect(dbname="postgres", **server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
     broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + f"/{PLATFORM_REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()
+    server = postgres_server()
     auth = server["user"] + (f":{server['password']}" if server["password"] else "")
     return {
         "DATABASE_URL": f"postgres://{auth}@{server['host']}:{server['port']}/{name}",
@@ -111,20 +132,7 @@ def production_env(name: str) -> dict[str, str]:
 
 
 def drop_database(name: str) -> None:
-    import psycopg2
-
-    db = settings.DATABASES["default"]
-    admin = psycopg2.connect(
-        dbname="postgres",
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"] or "postgres",
-        password=db["PASSWORD"] or None,
-    )
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    postgres_admin((f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', []))
 
 
 class EmbeddedPlatform:

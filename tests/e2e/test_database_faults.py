@@ -10,9 +10,14 @@ import random
 import time
 
 import pytest
-from django.conf import settings
 
-from tests.e2e.embedded import EmbeddedPlatform, http, multipart, production_stack_available
+from tests.e2e.embedded import (
+    EmbeddedPlatform,
+    http,
+    multipart,
+    postgres_admin,
+    production_stack_available,
+)
 from tests.e2e.test_worker_death import STATE, sentence, write_bundle
 
 pytestmark = [
@@ -22,25 +27,13 @@ pytestmark = [
 
 
 def terminate_backends(database: str) -> int:
-    import psycopg2
-
-    db = settings.DATABASES["default"]
-    admin = psycopg2.connect(
-        dbname="postgres",
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"] or "postgres",
-        password=db["PASSWORD"] or None,
-    )
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(
+    [count] = postgres_admin(
+        (
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [database],
         )
-        (count,) = cur.fetchone()
-    admin.close()
+    )
     return count
 
 

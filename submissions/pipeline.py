@@ -542,9 +542,10 @@ def submission_score(*, submission_id: int) -> None:
         fail("\n".join(exc.messages))
         return
     except SoftTimeLimitExceeded:
-        minutes = max(1, round(job_options(submission).soft_time_limit / 60))
+        seconds = job_options(submission).soft_time_limit
+        limit = f"{round(seconds / 60)}-minute" if seconds >= 120 else f"{seconds}-second"
         fail(
-            f"Scoring this file took longer than the {minutes}-minute limit and was stopped. "
+            f"Scoring this file took longer than the {limit} limit and was stopped. "
             "Files within the upload limits score in seconds, so this one's content made it "
             "slow (very long predictions, for example); it counts towards your quota."
         )

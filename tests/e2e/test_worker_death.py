@@ -129,3 +129,44 @@ def test_a_worker_killed_mid_scoring_is_replaced_and_the_submission_scored_once(
         print(f"{stack}: scored {recovered_in:.1f} s after the kill (lease {LEASE_SECONDS} s)")
     finally:
         platform.stop()
+
+
+def test_a_run_past_its_time_limit_fails_charged_and_the_worker_carries_on(tmp_path):
+    """A real worker with a 1-second soft limit scoring a file that takes seconds: the run is
+    stopped, the submission fails with its own message (counted: the file made it slow), and
+    the same worker scores the next job."""
+    platform = EmbeddedPlatform(tmp_path, SCORING_TIME_LIMIT_SECONDS="1")
+    try:
+        ids = write_bundle(tmp_path / "bundle")
+        platform.manage("migrate", "--noinput")
+        platform.manage("import_benchmark", str(tmp_path / "bundle"))
+        token = platform.manage("create_api_token", "p", "--create-user").strip().splitlines()[-1]
+        base = platform.start_web()
+        platform.start_worker("scoring", "-Q", "scoring", "-c", "1")
+        rng = random.Random(3)
+        urls = []
+        for n in range(2):
+            content = "id,prediction\n" + "".join(f"{i},{sentence(rng, 40)}\n" for i in ids)
+            payload, boundary = multipart({"name": f"slow {n}"}, "p.csv", content.encode())
+            _, body = http(
+                "POST",
+                f"{base}/api/v1/benchmarks/crash/submissions/",
+                token,
+                payload,
+                {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+            urls.append(f"{base}/api/v1/submissions/{json.loads(body)['id']}/")
+        deadline = time.monotonic() + 180
+        states = []
+        while len(states) < 2:
+            states = [json.loads(http("GET", url, token)[1]) for url in urls]
+            states = [s for s in states if s["status"] not in ("queued", "running")]
+            assert time.monotonic() < deadline, platform.log("scoring")
+            time.sleep(0.5)
+        for state in states:  # both reached the limit, one after the other, on one worker
+            assert state["status"] == "failed", state
+            assert "took longer than the 1-second limit" in state["error"]
+            assert "counts towards your quota" in state["error"]
+        assert platform.processes["scoring"].poll() is None  # the worker carried on
+    finally:
+        platform.stop()

@@ -32,20 +32,53 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="Evaluation",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True,
+                                primary_key=True,
+                                serialize=False,
+                                verbose_name="ID",
+                            ),
+                        ),
                         ("metrics", models.JSONField(default=dict)),
                         ("slices", models.JSONField(blank=True, default=list)),
                         ("confusion", models.JSONField(blank=True, null=True)),
                         ("efficiency", models.JSONField(blank=True, null=True)),
                         ("provenance", models.JSONField(default=dict)),
                         ("created_at", models.DateTimeField(auto_now_add=True)),
-                        ("split", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="evaluations", to="benchmarks.split")),
-                        ("submission", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="evaluations", to="submissions.submission")),
-                        ("task", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="benchmarks.task")),
+                        (
+                            "split",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="evaluations",
+                                to="benchmarks.split",
+                            ),
+                        ),
+                        (
+                            "submission",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="evaluations",
+                                to="submissions.submission",
+                            ),
+                        ),
+                        (
+                            "task",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="+",
+                                to="benchmarks.task",
+                            ),
+                        ),
                     ],
                     options={
                         "ordering": ["task", "split"],
-                        "constraints": [models.UniqueConstraint(fields=("submission", "split"), name="evaluation_unique")],
+                        "constraints": [
+                            models.UniqueConstraint(
+                                fields=("submission", "split"), name="evaluation_unique"
+                            )
+                        ],
                     },
                 ),
             ],
@@ -55,11 +88,15 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="submission",
             name="requeued_at",
-            field=models.DateTimeField(blank=True, help_text="When the reaper last published the job again.", null=True),
+            field=models.DateTimeField(
+                blank=True, help_text="When the reaper last published the job again.", null=True
+            ),
         ),
         migrations.AlterField(
             model_name="submission",
             name="attempts",
-            field=models.PositiveIntegerField(default=0, help_text="How many times the reaper published the job again."),
+            field=models.PositiveIntegerField(
+                default=0, help_text="How many times the reaper published the job again."
+            ),
         ),
     ]

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('submissions', '0002_evaluation_moves_here'),
+        ("submissions", "0002_evaluation_moves_here"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='submission',
-            name='claims',
-            field=models.PositiveIntegerField(default=0, help_text='How many times a worker took the job to run.'),
+            model_name="submission",
+            name="claims",
+            field=models.PositiveIntegerField(
+                default=0, help_text="How many times a worker took the job to run."
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the run (its lease).', null=True),
+            model_name="submission",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the run (its lease).", null=True
+            ),
         ),
     ]

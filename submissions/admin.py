@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from benchmarks.admin import BenchmarkAdmin, MaintainedOnlyMixin
 from benchmarks.models import Benchmark
-from submissions import pipeline
+from submissions import baselines
 from submissions.models import Evaluation, Submission
 
 FLAGS = ["is_baseline", "is_hidden", "is_disqualified"]
@@ -132,7 +132,7 @@ class BenchmarkWithBaselinesAdmin(BenchmarkAdmin):
     """A bundle imported in the admin gets its automatic baselines, as from the command line."""
 
     def bundle_import(self, **kwargs) -> Benchmark:
-        return pipeline.benchmark_import_with_baselines(**kwargs)
+        return baselines.benchmark_import_with_baselines(**kwargs)
 
 
 admin.site.unregister(Benchmark)

@@ -28,7 +28,7 @@ from scoring.slices import Publication, hidden_publication, suppress_hidden_cell
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
 from submissions.models import Evaluation, Submission
-from submissions.pipeline import split_table
+from submissions.uploads import split_table
 
 logger = logging.getLogger(__name__)
 

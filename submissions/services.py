@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Task
-from submissions import pipeline
+from submissions import pipeline, uploads
 from submissions.models import Submission
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ def submission_create(
     # below covers only the quota count, the insert and the enqueue.
     _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
     try:
-        pipeline.predictions_check(benchmark=benchmark, task=task, uploaded=uploaded_file)
-    except pipeline.PredictionsRejected as exc:
+        uploads.predictions_check(benchmark=benchmark, task=task, uploaded=uploaded_file)
+    except uploads.PredictionsRejected as exc:
         raise SubmissionError(exc.messages) from None
     submission = Submission(
         benchmark=benchmark,

@@ -11,6 +11,7 @@ from django.conf import settings
 from benchmarks.models import Split
 from benchmarks.services import benchmark_import
 from scoring.tasktypes import TASK_TYPES
+from submissions import baselines as baselines_service
 from submissions import pipeline as services
 from submissions.models import Evaluation, Submission
 
@@ -56,7 +57,7 @@ def test_the_demo_bundle_imports_and_its_baselines_score(bundle):
         assert {s.role for s in scored} == {Split.Role.PUBLIC, Split.Role.HIDDEN}
         assert all(s.num_rows > 0 and s.fingerprint for s in task.splits.all())
 
-        baselines = services.baselines_create(task=task)
+        baselines = baselines_service.baselines_create(task=task)
         assert baselines, f"{task}: no baseline applies"
         for submission in baselines:
             services.submission_score(submission_id=submission.pk)

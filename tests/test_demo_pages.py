@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from benchmarks.services import benchmark_import
+from submissions import baselines as baselines_service
 from submissions import pipeline as services
 from submissions.models import Submission
 
@@ -34,7 +35,7 @@ def test_every_page_of_a_scored_demo_renders(bundle, client):
     author = get_user_model().objects.create_user("author", password="pw")
     benchmark = benchmark_import(source=bundle, maintainer=author)
     for task in benchmark.tasks.all():
-        for baseline in services.baselines_create(task=task):
+        for baseline in baselines_service.baselines_create(task=task):
             services.submission_score(submission_id=baseline.pk)
     submissions = list(Submission.objects.filter(benchmark=benchmark))
     assert submissions and all(s.status == "scored" for s in submissions)

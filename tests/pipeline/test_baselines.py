@@ -7,6 +7,7 @@ import pyarrow as pa
 from django.conf import settings
 
 from scoring import baselines
+from submissions import baselines as baselines_service
 from submissions import pipeline as services
 from submissions.leaderboards import leaderboard_build
 from submissions.models import Evaluation, Submission
@@ -56,7 +57,7 @@ class BaselineFunctionTests(PlatformTestCase):
 class BaselinesCreateTests(PlatformTestCase):
     def test_the_demo_import_submits_baselines_that_rank_as_expected(self):
         with self.captureOnCommitCallbacks(execute=True):
-            benchmark = services.benchmark_import_with_baselines(source=DEMO)
+            benchmark = baselines_service.benchmark_import_with_baselines(source=DEMO)
         submissions = Submission.objects.filter(benchmark=benchmark, is_baseline=True)
         self.assertEqual(
             sorted(submissions.values_list("name", flat=True)),
@@ -78,10 +79,10 @@ class BaselinesCreateTests(PlatformTestCase):
         self.assertGreater(learned, majority)
 
     def test_baselines_learn_from_public_splits_when_there_is_no_train_split(self):
-        created = services.baselines_create(task=self.task)
+        created = baselines_service.baselines_create(task=self.task)
         self.assertEqual([s.name for s in created], ["Majority class"])
 
     def test_reimporting_replaces_the_baselines(self):
-        services.baselines_create(task=self.task)
-        services.baselines_create(task=self.task)
+        baselines_service.baselines_create(task=self.task)
+        baselines_service.baselines_create(task=self.task)
         self.assertEqual(Submission.objects.filter(is_baseline=True).count(), 1)

@@ -26,8 +26,8 @@ from hypothesis.extra import django as hypothesis_django
 from benchmarks.models import Split
 from scoring.predictions import Limits, PredictionFileError
 from submissions.models import Submission
-from submissions.pipeline import PredictionsRejected, TaskFile, predictions_check
 from submissions.services import SubmissionError, submission_create
+from submissions.uploads import PredictionsRejected, TaskFile, predictions_check
 from tests.base import (
     PlatformTestCase,
     gold_rows,
@@ -89,7 +89,7 @@ def unzipped_in_a_fresh_interpreter(path: Path, max_mb: int) -> tuple[str, int]:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         django.setup()
         from scoring.predictions import Limits, PredictionFileError
-        from submissions.pipeline import PredictionsRejected, _zip_task_files
+        from submissions.uploads import PredictionsRejected, _zip_task_files
 
         def status(key):
             for line in open("/proc/self/status"):

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks.bundles import BundleError
-from submissions.pipeline import benchmark_import_with_baselines
+from submissions.baselines import benchmark_import_with_baselines
 
 
 class Command(BaseCommand):

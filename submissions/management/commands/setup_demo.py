@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark
-from submissions.pipeline import benchmark_import_with_baselines
+from submissions.baselines import benchmark_import_with_baselines
 
 DEMO_BUNDLE = settings.BASE_DIR / "demo" / "sentiment-mini"
 

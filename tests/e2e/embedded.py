@@ -8,6 +8,9 @@ Either way these processes never share the test session's database or broker."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import signal
 import socket
@@ -168,6 +171,35 @@ class EmbeddedPlatform:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+    def install(self, bundle: Path | None = None) -> str:
+        """Migrate, import `bundle` (the demo with its users when None), and return the API
+        token of a participant, kept as `self.token`."""
+        self.manage("migrate", "--noinput")
+        if bundle is None:
+            self.manage("setup_demo")
+        else:
+            self.manage("import_benchmark", str(bundle))
+        output = self.manage("create_api_token", "participant", "--create-user")
+        self.token = output.strip().splitlines()[-1]
+        return self.token
+
+    def submit(self, slug: str, rows, name: str) -> str:
+        """POST a CSV of (id, prediction) rows as the participant; the submission's API URL."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["id", "prediction"])
+        writer.writerows(rows)
+        payload, boundary = multipart({"name": name}, "preds.csv", out.getvalue().encode())
+        status, body = http(
+            "POST",
+            f"{self.base}/api/v1/benchmarks/{slug}/submissions/",
+            self.token,
+            payload,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert status == 201, body
+        return f"{self.base}/api/v1/submissions/{json.loads(body)['id']}/"
 
     def start(self, name: str, command: list) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - closed with the process

@@ -14,7 +14,6 @@ import pytest
 from tests.e2e.embedded import (
     EmbeddedPlatform,
     http,
-    multipart,
     postgres_admin,
     production_stack_available,
 )
@@ -47,25 +46,13 @@ def test_a_connection_dropped_mid_task_ends_in_one_score(tmp_path):
     )
     try:
         ids = write_bundle(tmp_path / "bundle")
-        platform.manage("migrate", "--noinput")
-        platform.manage("import_benchmark", str(tmp_path / "bundle"))
-        token = platform.manage("create_api_token", "p", "--create-user").strip().splitlines()[-1]
-        base = platform.start_web()
+        token = platform.install(tmp_path / "bundle")
+        platform.start_web()
         platform.start_worker("maintenance", "-Q", "maintenance", "-c", "1", "--beat")
         platform.start_worker("scoring", "-Q", "scoring", "-c", "1")
         rng = random.Random(2)
-        content = "id,prediction\n" + "".join(f"{i},{sentence(rng, 40)}\n" for i in ids)
-        payload, boundary = multipart({"name": "dropped"}, "p.csv", content.encode())
-        status, body = http(
-            "POST",
-            f"{base}/api/v1/benchmarks/crash/submissions/",
-            token,
-            payload,
-            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        )
-        assert status == 201
-        pk = json.loads(body)["id"]
-        url = f"{base}/api/v1/submissions/{pk}/"
+        url = platform.submit("crash", [(i, sentence(rng, 40)) for i in ids], "dropped")
+        pk = url.rstrip("/").rsplit("/", 1)[1]
         deadline = time.monotonic() + 120
         while json.loads(http("GET", url, token)[1])["status"] == "queued":
             assert time.monotonic() < deadline, platform.log("scoring")

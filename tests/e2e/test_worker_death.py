@@ -6,8 +6,6 @@ runs on them (CI)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.embedded import EmbeddedPlatform, http, multipart, production_stack_available
+from tests.e2e.embedded import EmbeddedPlatform, http, production_stack_available
 
 pytestmark = pytest.mark.e2e
 
@@ -81,28 +79,12 @@ def test_a_worker_killed_mid_scoring_is_replaced_and_the_submission_scored_once(
     )
     try:
         ids = write_bundle(tmp_path / "bundle")
-        platform.manage("migrate", "--noinput")
-        platform.manage("import_benchmark", str(tmp_path / "bundle"))
-        token = platform.manage("create_api_token", "p", "--create-user").strip().splitlines()[-1]
-        base = platform.start_web()
+        token = platform.install(tmp_path / "bundle")
+        platform.start_web()
         platform.start_worker("maintenance", "-Q", "maintenance", "-c", "1", "--beat")
         platform.start_worker("first", "-Q", "scoring", "-c", "1")
-
         rng = random.Random(1)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["id", "prediction"])
-        writer.writerows([row_id, sentence(rng, 40)] for row_id in ids)
-        payload, boundary = multipart({"name": "crash"}, "preds.csv", out.getvalue().encode())
-        status, body = http(
-            "POST",
-            f"{base}/api/v1/benchmarks/crash/submissions/",
-            token,
-            payload,
-            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
-        )
-        assert status == 201, body
-        url = f"{base}/api/v1/submissions/{json.loads(body)['id']}/"
+        url = platform.submit("crash", [(i, sentence(rng, 40)) for i in ids], "crash")
 
         # The baselines are scored first; once this submission runs, its worker dies.
         deadline = time.monotonic() + 120
@@ -138,24 +120,14 @@ def test_a_run_past_its_time_limit_fails_charged_and_the_worker_carries_on(tmp_p
     platform = EmbeddedPlatform(tmp_path, SCORING_TIME_LIMIT_SECONDS="1")
     try:
         ids = write_bundle(tmp_path / "bundle")
-        platform.manage("migrate", "--noinput")
-        platform.manage("import_benchmark", str(tmp_path / "bundle"))
-        token = platform.manage("create_api_token", "p", "--create-user").strip().splitlines()[-1]
-        base = platform.start_web()
+        token = platform.install(tmp_path / "bundle")
+        platform.start_web()
         platform.start_worker("scoring", "-Q", "scoring", "-c", "1")
         rng = random.Random(3)
-        urls = []
-        for n in range(2):
-            content = "id,prediction\n" + "".join(f"{i},{sentence(rng, 40)}\n" for i in ids)
-            payload, boundary = multipart({"name": f"slow {n}"}, "p.csv", content.encode())
-            _, body = http(
-                "POST",
-                f"{base}/api/v1/benchmarks/crash/submissions/",
-                token,
-                payload,
-                {"Content-Type": f"multipart/form-data; boundary={boundary}"},
-            )
-            urls.append(f"{base}/api/v1/submissions/{json.loads(body)['id']}/")
+        urls = [
+            platform.submit("crash", [(i, sentence(rng, 40)) for i in ids], f"slow {n}")
+            for n in range(2)
+        ]
         deadline = time.monotonic() + 180
         states = []
         while len(states) < 2:

@@ -167,8 +167,12 @@ class Task(models.Model):
         return f"{self.benchmark.slug}/{self.slug}"
 
     @property
-    def scored_splits(self) -> models.QuerySet:
-        return self.splits.scored()
+    def scored_splits(self) -> list[Split]:
+        """The public and hidden splits, in order; from `prefetch_related("splits")` when the
+        task was fetched with it (one query for every task of an upload, not one per task)."""
+        if "splits" in getattr(self, "_prefetched_objects_cache", {}):
+            return [s for s in self.splits.all() if s.role in SCORED_ROLES]
+        return list(self.splits.scored())
 
     def spec(self) -> dict:
         """The plain-data description the pure scoring code works from."""
@@ -188,13 +192,16 @@ class Task(models.Model):
         }
 
 
+SCORED_ROLES = ("public", "hidden")  # Split.Role.PUBLIC and Split.Role.HIDDEN
+
+
 def split_upload_to(split: Split, filename: str) -> str:
     return f"splits/{split.task.benchmark.slug}/{split.task.slug}/{split.name}-{filename}"
 
 
 class SplitQuerySet(models.QuerySet):
     def scored(self) -> SplitQuerySet:
-        return self.filter(role__in=[Split.Role.PUBLIC, Split.Role.HIDDEN])
+        return self.filter(role__in=SCORED_ROLES)
 
 
 class Split(models.Model):

@@ -94,13 +94,12 @@ def _shown_name(name: str) -> str:
     return name if len(name) <= 100 else name[:99] + "…"
 
 
-def prediction_limits(benchmark: Benchmark) -> Limits:
+def prediction_limits(tasks: list[Task]) -> Limits:
     """What one prediction file of the benchmark may hold (docs/formats.md, "Prediction
     files"): sizes from the settings, and rows for every id of the benchmark's scored splits
     plus room to report duplicated and unknown ids (a file with a `task` column may hold the
     rows of every task)."""
-    splits = Split.objects.scored().filter(task__benchmark=benchmark)
-    ids = sum(splits.values_list("num_rows", flat=True))
+    ids = sum(split.num_rows for task in tasks for split in task.scored_splits)
     return Limits(
         max_bytes=settings.MAX_PREDICTION_DECODED_MB << 20,
         max_rows=ids + ids // 10 + settings.MAX_PREDICTION_EXTRA_ROWS,
@@ -115,8 +114,10 @@ def task_files(
 ) -> list[TaskFile]:
     """Which task each prediction file is for: a zip holds `<task-slug>.<ext>` per task; a
     single file goes to the task named in the request, or to the benchmark's only task."""
-    tasks = list(benchmark.tasks.all())
-    limits = prediction_limits(benchmark)
+    tasks = list(benchmark.tasks.prefetch_related("splits"))
+    if task is not None:  # the same task, with its splits fetched
+        task = next((t for t in tasks if t.pk == task.pk), task)
+    limits = prediction_limits(tasks)
     if filename.lower().endswith(".zip"):
         return _zip_task_files(fileobj, tasks=tasks, task=task, limits=limits)
     if not _is_prediction_name(filename):

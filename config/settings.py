@@ -305,6 +305,9 @@ CELERY_TASK_ROUTES = {"submissions.tasks.reap_stuck_submissions": {"queue": "mai
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# `runplatform` starts the scoring worker at this niceness (0 to 19): when web and workers share
+# a host, uploads stay quick under a scoring backlog, which drains a little later instead.
+WORKER_NICE = env.int("WORKER_NICE", default=10)
 # Scoring a prediction file: the soft time limit of its job (the hard one is a minute later).
 SCORING_TIME_LIMIT_SECONDS = env.int("SCORING_TIME_LIMIT_SECONDS", default=600)
 # The reaper publishes a job again when its submission is still queued after REQUEUE_AFTER,

@@ -41,12 +41,18 @@ class Child:
     backoff: float = FIRST_BACKOFF
     restart_at: float | None = None  # set while it waits to be started again
     exits: list[float] = field(default_factory=list)  # when it exited, within RESTART_WINDOW
+    nice: int = 0  # added to the niceness the child starts with
 
     def start(self) -> None:
         # A session of its own: a worker's pool and beat processes are stopped with it (stop()),
         # and a Ctrl-C in the terminal reaches only this command, which stops the children in
         # order instead of all at once.
-        self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=settings.BASE_DIR,
+            start_new_session=True,
+            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -93,6 +99,9 @@ class Command(BaseCommand):
             Child(
                 "scoring worker",
                 [*celery, "-n", "scoring@%h", "-Q", "scoring", "--concurrency", str(concurrency)],
+                # Scoring is batch work: when it competes with the web server for the CPU,
+                # uploads and pages come first.
+                nice=settings.WORKER_NICE,
             ),
             Child(
                 "maintenance worker",

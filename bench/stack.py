@@ -71,9 +71,14 @@ class Stack:
             raise SystemExit(f"{self.label}: manage.py {argv[0]} failed:\n{done.stderr[-2000:]}")
         return done.stdout
 
-    def start(self, name: str, command: list) -> subprocess.Popen:
+    def start(self, name: str, command: list, *, nice: int = 0) -> subprocess.Popen:
         self.processes[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         return self.processes[name]
 

@@ -310,6 +310,20 @@ CELERY_TASK_ALWAYS_EAGER = False
 WORKER_NICE = env.int("WORKER_NICE", default=10)
 # Scoring a prediction file: the soft time limit of its job (the hard one is a minute later).
 SCORING_TIME_LIMIT_SECONDS = env.int("SCORING_TIME_LIMIT_SECONDS", default=600)
+# Model submissions (docs/sandbox.md). A run's limits come from its task's `model_run`, else
+# these defaults; the job's time limit adds MODEL_FETCH_TIME_LIMIT_SECONDS to fetch the model.
+MODEL_RUN_TIMEOUT_SECONDS = env.int("MODEL_RUN_TIMEOUT_SECONDS", default=600)
+MODEL_RUN_MAX_MEMORY_GB = env.float("MODEL_RUN_MAX_MEMORY_GB", default=16.0)
+MODEL_RUN_BATCH_SIZE = env.int("MODEL_RUN_BATCH_SIZE", default=32)
+MODEL_RUN_MAX_NEW_TOKENS = env.int("MODEL_RUN_MAX_NEW_TOKENS", default=64)
+MODEL_RUN_MAX_PROCESSES = env.int("MODEL_RUN_MAX_PROCESSES", default=256)
+MODEL_RUN_MAX_OUTPUT_MB = env.int("MODEL_RUN_MAX_OUTPUT_MB", default=1024)
+MODEL_FETCH_TIME_LIMIT_SECONDS = env.int("MODEL_FETCH_TIME_LIMIT_SECONDS", default=600)
+# GPUs this machine's `gpu` worker gives to model runs (CUDA indices, e.g. "0"); none: the CPU.
+MODEL_RUN_GPUS = env.list("MODEL_RUN_GPUS", default=[])
+# Model runs need bubblewrap. For local development only, on a machine without it, this runs
+# participant models without a sandbox: never on a platform that accepts strangers' models.
+MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE = env.bool("MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE", default=False)
 # The reaper publishes a job again when its submission is still queued after REQUEUE_AFTER,
 # doubling the wait each time up to REQUEUE_MAX; it fails a run that is past its job's hard
 # time limit by REAPER_GRACE (its worker died).
@@ -332,6 +346,22 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Hugging Face Hub access for `data.hub` bundles (HF_ENDPOINT / HF_TOKEN are read by
 # huggingface_hub itself); the cache lives under DATA_DIR unless HF_HOME says otherwise.
 HF_DATASETS_CACHE = env.str("HF_DATASETS_CACHE", default=str(DATA_DIR / "hf-datasets"))
+
+# --- Model submissions: intake (submissions/model_sources.py; docs/formats.md, "Model
+# submissions: what is accepted") ---
+# An uploaded model archive (.zip or .tar.gz): its size as uploaded, what its files unpack to in
+# all (also the most a Hub model's fetched files may add up to), and how many entries it holds.
+MAX_MODEL_ARCHIVE_MB = env.int("MAX_MODEL_ARCHIVE_MB", default=2048)
+MAX_MODEL_DECODED_MB = env.int("MAX_MODEL_DECODED_MB", default=4096)
+MAX_MODEL_FILES = env.int("MAX_MODEL_FILES", default=200)
+# Where checked model folders live: unpacked archives, and per-policy views of Hub snapshots.
+MODEL_FILES_DIR = Path(env.str("MODEL_FILES_DIR", default=str(DATA_DIR / "models")))
+# The Hub cache that models are downloaded into (keyed by commit): HF_HUB_CACHE, else
+# HF_HOME/hub, when set; else a folder under DATA_DIR.
+_hf_home = env.str("HF_HOME", default="")
+_hub_cache = str(Path(_hf_home) / "hub") if _hf_home else str(DATA_DIR / "hf-hub")
+MODEL_HUB_CACHE = env.str("MODEL_HUB_CACHE", default=env.str("HF_HUB_CACHE", default=_hub_cache))
+# --- end of model submissions: intake ---
 
 LOGGING = {
     "version": 1,

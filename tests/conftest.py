@@ -2,10 +2,18 @@
 
 import os
 
+import huggingface_hub.constants
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
+
+# No test reaches the Hugging Face Hub (there is no network here, and tests must not depend on
+# one): offline for this process (huggingface_hub was imported with the apps already) and for
+# the workers and servers tests start. Tests of the online code paths point it at a local fake
+# Hub instead.
+os.environ["HF_HUB_OFFLINE"] = "1"
+huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
-"""REST API for submissions (docs/formats.md): upload a prediction file, read a submission,
-cancel it, leaderboards. Participants change nothing else: status and flags move only through
-services."""
+"""REST API for submissions (docs/formats.md): upload a prediction file or submit a model, read
+a submission, cancel it, leaderboards. Participants change nothing else: status and flags move
+only through services."""
 
 from __future__ import annotations
 
@@ -8,52 +8,57 @@ from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
-from benchmarks.models import Benchmark
 from submissions import services
 from submissions.access import get_own_submission_for, get_submission_for
 from submissions.selectors import CELL_FIELDS, SelectionError, breakdown_for, leaderboard_for
 from submissions.serializers import (
     LeaderboardRowSerializer,
+    ModelSubmissionSerializer,
+    ModelSweepSerializer,
     PredictionUploadSerializer,
     SubmissionCreatedSerializer,
     SubmissionDetailSerializer,
 )
-
-
-def refuse_model_submission(benchmark: Benchmark):
-    """Model submissions (JSON `model` or a `model_archive` upload) are not served yet."""
-    if "model" not in benchmark.kinds:
-        accepted = " or ".join(benchmark.kinds)
-        raise PermissionDenied(
-            f"This benchmark does not accept model submissions; it accepts {accepted}."
-        )
-    raise ValidationError("Model submissions are not available yet on this platform.")
+from submissions.sweeps import model_sweep_create
 
 
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 @parser_classes([MultiPartParser, FormParser, JSONParser])
 def submission_create(request, slug: str):
+    """A prediction file (multipart `file`), or a model: JSON `{"model": {"repo_id",
+    "revision"}}` or multipart `model_archive` (docs/formats.md)."""
     benchmark = get_benchmark_for(request.user, slug)
-    if isinstance(request.data, dict) and (
-        "model" in request.data or "model_archive" in request.data
-    ):
-        refuse_model_submission(benchmark)
-    form = PredictionUploadSerializer(data=request.data, context={"benchmark": benchmark})
+    data = request.data
+    is_model = isinstance(data, dict) and (
+        "model" in data or "model_archive" in data or data.get("kind") == "model"
+    )
+    serializer = ModelSubmissionSerializer if is_model else PredictionUploadSerializer
+    form = serializer(data=data, context={"benchmark": benchmark})
     form.is_valid(raise_exception=True)
+    fields = form.validated_data
+    common = {
+        "benchmark": benchmark,
+        "participant": request.user,
+        "task": fields.get("task"),
+        "name": fields["name"],
+        "description": fields["description"],
+    }
     try:
-        submission = services.submission_create(
-            benchmark=benchmark,
-            participant=request.user,
-            uploaded_file=form.validated_data["file"],
-            task=form.validated_data.get("task"),
-            name=form.validated_data["name"],
-            description=form.validated_data["description"],
-        )
+        if is_model:
+            model = fields.get("model") or {}
+            submission = services.submission_create_model(
+                repo_id=model.get("repo_id", ""),
+                revision=model.get("revision", ""),
+                archive=fields.get("model_archive"),
+                **common,
+            )
+        else:
+            submission = services.submission_create(uploaded_file=fields["file"], **common)
     except services.SubmissionError as exc:
         return Response({"errors": exc.messages}, status=exc.status_code)
     return Response(SubmissionCreatedSerializer(submission).data, status=status.HTTP_201_CREATED)
@@ -152,3 +157,28 @@ def leaderboard(request, slug: str):
             "next": next_url,
         }
     )
+
+
+@api_view(["POST"])
+@permission_classes([IsAdminUser])
+@parser_classes([JSONParser])
+def model_evaluate(request):
+    """Staff: submit one Hub model to every compatible task (`manage.py evaluate_model`).
+    JSON `{"model": {"repo_id", "revision"}, "benchmark": slug}` or `..., "task_type": type}`."""
+    form = ModelSweepSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    fields = form.validated_data
+    try:
+        sweep = model_sweep_create(
+            repo_id=fields["model"]["repo_id"],
+            revision=fields["model"].get("revision", ""),
+            benchmark=fields.get("benchmark"),
+            task_type=fields.get("task_type"),
+        )
+    except services.SubmissionError as exc:
+        return Response({"errors": exc.messages}, status=exc.status_code)
+    created = [
+        {**SubmissionCreatedSerializer(s).data, "benchmark": s.benchmark.slug, "task": s.task.slug}
+        for s in sweep.submissions
+    ]
+    return Response({"submissions": created, "skipped": sweep.skipped}, status=201)

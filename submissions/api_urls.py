@@ -15,6 +15,7 @@ urlpatterns = [
         name="api-submission-breakdown",
     ),
     path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
+    path("models/evaluate/", api.model_evaluate, name="api-model-evaluate"),
     path(
         "submissions/<int:submission_id>/cancel/",
         api.submission_cancel,

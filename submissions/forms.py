@@ -5,23 +5,14 @@ from django import forms
 from benchmarks.models import Benchmark
 
 
-class SubmissionForm(forms.Form):
-    """A prediction file upload. Only the shape of the request is checked here; the file itself
-    is validated completely by `submission_create`."""
+class _SubmissionDetailsForm(forms.Form):
+    """What every submission form also asks: the task (on a benchmark with several), and the
+    name and description shown with the scores."""
 
-    file = forms.FileField(
-        # Rendered as HTML, as Django renders help_text.
-        help_text="CSV, JSONL or Parquet (optionally .gz) with <code>id</code> and "
-        "<code>prediction</code> columns, or a .zip holding one file per task, named after "
-        "the task (<code>&lt;task&gt;.csv</code>).",
-    )
-    task = forms.ModelChoiceField(
-        queryset=None,
-        required=False,
-        to_field_name="slug",
-        empty_label="Every task in the zip",
-        help_text="For a single file on a benchmark with several tasks: which task it is for.",
-    )
+    task_help = ""
+    task_empty_label = ""
+
+    task = forms.ModelChoiceField(queryset=None, required=False, to_field_name="slug")
     name = forms.CharField(
         max_length=200, required=False, help_text="Shown on the leaderboard, e.g. the model name."
     )
@@ -34,7 +25,58 @@ class SubmissionForm(forms.Form):
     def __init__(self, *args, benchmark: Benchmark, **kwargs):
         super().__init__(*args, **kwargs)
         tasks = benchmark.tasks.all()
-        self.fields["task"].queryset = tasks
-        self.fields["task"].label_from_instance = lambda t: f"{t.title or t.slug} ({t.slug})"
         if len(tasks) < 2:
             del self.fields["task"]
+            return
+        field = self.fields["task"]
+        field.queryset = tasks
+        field.label_from_instance = lambda t: f"{t.title or t.slug} ({t.slug})"
+        field.empty_label, field.help_text = self.task_empty_label, self.task_help
+
+
+class SubmissionForm(_SubmissionDetailsForm):
+    """A prediction file upload. Only the shape of the request is checked here; the file itself
+    is validated completely by `submission_create`."""
+
+    task_empty_label = "Every task in the zip"
+    task_help = "For a single file on a benchmark with several tasks: which task it is for."
+
+    file = forms.FileField(
+        # Rendered as HTML, as Django renders help_text.
+        help_text="CSV, JSONL or Parquet (optionally .gz) with <code>id</code> and "
+        "<code>prediction</code> columns, or a .zip holding one file per task, named after "
+        "the task (<code>&lt;task&gt;.csv</code>).",
+    )
+    field_order = ["file", "task", "name", "description"]
+
+
+class ModelSubmissionForm(_SubmissionDetailsForm):
+    """A model: a Hub repository at a revision, or an archive of a model folder. Checked
+    completely by `submission_create_model` (the revision resolved, the archive unpacked)."""
+
+    task_empty_label = "Every task"
+    task_help = "Run the model on one task only."
+
+    kind = forms.CharField(widget=forms.HiddenInput, initial="model")
+    repo_id = forms.CharField(
+        label="Hub repository",
+        max_length=200,
+        required=False,
+        help_text="e.g. <code>org/my-model</code>; resolved to a commit now.",
+    )
+    revision = forms.CharField(
+        max_length=200, required=False, help_text="Branch, tag or commit (default: main)."
+    )
+    model_archive = forms.FileField(
+        label="Or a model archive",
+        required=False,
+        help_text="A .zip or .tar.gz of a Hugging Face model folder (config.json, "
+        "<code>*.safetensors</code>, tokenizer files), at its root or in one top folder.",
+    )
+    field_order = ["kind", "repo_id", "revision", "model_archive", "task", "name", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("repo_id")) == bool(cleaned.get("model_archive")):
+            raise forms.ValidationError("Name a Hub repository or attach a model archive.")
+        return cleaned

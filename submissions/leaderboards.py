@@ -24,6 +24,11 @@ class Row:
     def submission(self):
         return self.evaluation.submission
 
+    @property
+    def efficiency(self) -> dict | None:
+        """Speed and size of a model run (None for a prediction file)."""
+        return self.evaluation.efficiency
+
 
 @dataclass
 class Leaderboard:
@@ -32,6 +37,11 @@ class Leaderboard:
     sort: str
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
+
+    @property
+    def has_efficiency(self) -> bool:
+        """Whether any row is a model run with measured speed and size (then shown)."""
+        return any(row.efficiency for row in self.rows)
 
 
 def metric_columns(task: Task) -> list[str]:

@@ -12,6 +12,10 @@ def submission_upload_to(submission: Submission, filename: str) -> str:
     return f"submissions/{submission.benchmark.slug}/{timezone.now():%Y/%m/%d}/{filename}"
 
 
+def run_output_upload_to(submission: Submission, filename: str) -> str:
+    return f"runs/{submission.benchmark.slug}/{submission.pk}/{filename}"
+
+
 class SubmissionQuerySet(models.QuerySet):
     def scored(self) -> SubmissionQuerySet:
         return self.filter(status=Submission.Status.SCORED)
@@ -43,6 +47,10 @@ class Submission(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Stage(models.TextChoices):
+        RUN = "run", "Running the model"
+        SCORE = "score", "Scoring"
+
     FINAL_STATES = frozenset({Status.SCORED, Status.FAILED, Status.CANCELLED})
 
     benchmark = models.ForeignKey(
@@ -60,11 +68,38 @@ class Submission(models.Model):
         help_text="Set when a single prediction file targets one task of the benchmark.",
     )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PREDICTIONS)
-    file = models.FileField(upload_to=submission_upload_to, max_length=300, blank=True)
+    file = models.FileField(
+        upload_to=submission_upload_to,
+        max_length=300,
+        blank=True,
+        help_text="The prediction file, or the model archive of an uploaded model.",
+    )
     original_filename = models.CharField(max_length=255, blank=True)
     model_repo_id = models.CharField(max_length=200, blank=True)
     model_revision = models.CharField(max_length=200, blank=True)
-    model_sha = models.CharField(max_length=64, blank=True)
+    model_sha = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The Hub commit the revision resolved to, or sha256:<hex> of an archive.",
+    )
+    # A model submission passes two stages: `run` (the gpu queue: sandboxed inference writes
+    # `run_output`), then `score` (the scoring queue, as a prediction file). Between them the
+    # submission is queued again. Prediction files have only `score`.
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.SCORE)
+    rows_done = models.PositiveBigIntegerField(default=0, help_text="Rows the model has run.")
+    rows_total = models.PositiveBigIntegerField(default=0, help_text="Rows the model runs on.")
+    stage_seconds = models.JSONField(
+        default=dict, blank=True, help_text="Seconds per stage: queued, fetch, run, score."
+    )
+    run_output = models.FileField(
+        upload_to=run_output_upload_to,
+        max_length=300,
+        blank=True,
+        help_text="Predictions the model run wrote (a zip of <task>.parquet).",
+    )
+    run_info = models.JSONField(
+        default=dict, blank=True, help_text="Per task: what the model run measured (run.json)."
+    )
     name = models.CharField(max_length=200, blank=True, help_text="Shown on the leaderboard.")
     description = models.TextField(blank=True)
 

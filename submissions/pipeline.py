@@ -1,8 +1,9 @@
 """A submission's life, from upload to scores: publish the job, claim it, compute the
-evaluations with the scoring library, record the outcome; baselines; rescoring; the reaper that
-keeps anything from staying stuck. Reading and checking an upload is in submissions/uploads.py.
-The submissions app's services alone change a submission's status, and this module is where
-the worker's changes happen (docs/architecture.md)."""
+evaluations with the scoring library, record the outcome; rescoring. Reading and checking an
+upload is in submissions/uploads.py, a model's run in submissions/model_runs.py, the reaper
+that keeps anything from staying stuck in submissions/reaper.py. The submissions app's
+services alone change a submission's status, and these modules are where the worker's changes
+happen (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from benchmarks.models import Split
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 Status = Submission.Status
 SCORER_VERSION = "1"
 PROGRESS_INTERVAL_S = 0.5
+RUN_SHARE = 0.9  # of a model submission's progress bar: its run; the rest is scoring
 
 
 # Publishing ------------------------------------------------------------------------------
@@ -60,19 +61,31 @@ class JobOptions:
 
 
 def job_options(submission: Submission) -> JobOptions:
-    """Prediction files are scored on the CPU queue: a million rows take seconds, so the soft
-    limit means something is wrong, and the hard limit leaves time to record the failure."""
+    """Prediction files (and the predictions a model run wrote) are scored on the CPU queue: a
+    million rows take seconds, so the soft limit means something is wrong, and the hard limit
+    leaves time to record the failure. A model run goes to the `gpu` queue, with the time its
+    tasks' `model_run` allow plus the time to fetch the model."""
+    if submission.kind == Submission.Kind.MODEL and submission.stage == Submission.Stage.RUN:
+        from submissions.model_runs import run_seconds  # model_runs imports this module
+
+        soft = run_seconds(submission) + settings.MODEL_FETCH_TIME_LIMIT_SECONDS
+        return JobOptions(queue="gpu", soft_time_limit=soft, time_limit=soft + 60)
     soft = settings.SCORING_TIME_LIMIT_SECONDS
     return JobOptions(queue="scoring", soft_time_limit=soft, time_limit=soft + 60)
 
 
 def enqueue(submission: Submission) -> None:
-    """Publish the scoring job. A broker that is down must not turn an accepted upload into an
-    error page: the failure is logged and the reaper publishes the job again later."""
-    from submissions.tasks import score_submission
+    """Publish the submission's next job: the model run, or scoring. A broker that is down must
+    not turn an accepted upload into an error page: the failure is logged and the reaper
+    publishes the job again later."""
+    from submissions.tasks import run_model, score_submission
 
+    running_model = (
+        submission.kind == Submission.Kind.MODEL and submission.stage == Submission.Stage.RUN
+    )
+    task = run_model if running_model else score_submission
     try:
-        score_submission.apply_async(
+        task.apply_async(
             args=[submission.pk],
             task_id=submission.celery_task_id,
             **job_options(submission).as_celery(),
@@ -97,19 +110,26 @@ def job_revoke(submission: Submission) -> None:
 # The worker's state changes --------------------------------------------------------------
 
 
-def submission_claim(*, submission_id: int, now=None) -> int | None:
+def submission_claim(*, submission_id: int, stage: str | None = None, now=None) -> int | None:
     """Atomically take a submission to run: a queued one, or a running one whose lease expired
-    (its worker died: no heartbeat for LEASE). Returns this run's claim number, which the run's
-    later writes are conditional on, or None when someone else has it, it was cancelled, or it
-    is final: redelivered and duplicate messages do nothing."""
+    (its worker died: no heartbeat for LEASE), in the given stage (a model run's message
+    arriving after the run ended does nothing). Returns this run's claim number, which the
+    run's later writes are conditional on, or None when someone else has it, it was cancelled,
+    or it is final: redelivered and duplicate messages do nothing."""
     now = now or timezone.now()
     dead = Q(status=Status.RUNNING, heartbeat_at__lt=now - settings.LEASE)
     claimable = Submission.objects.filter(Q(status=Status.QUEUED) | dead, pk=submission_id)
+    if stage is not None:
+        claimable = claimable.filter(stage=stage)
     if not claimable.update(
         status=Status.RUNNING,
         started_at=now,
         heartbeat_at=now,
-        progress=0.0,
+        # Scoring a model's predictions starts where its run ended on the progress bar.
+        progress=Case(
+            When(kind=Submission.Kind.MODEL, stage=Submission.Stage.SCORE, then=RUN_SHARE),
+            default=0.0,
+        ),
         claims=F("claims") + 1,
     ):
         return None
@@ -169,14 +189,21 @@ def submission_fail(
     )
 
 
-def submission_record(*, submission_id: int, claim: int, evaluations: list[Evaluation]) -> bool:
+def submission_record(
+    *, submission_id: int, claim: int, evaluations: list[Evaluation], stage_seconds=None
+) -> bool:
     """Store the scores and mark the submission scored, only over a row this run still holds:
     a cancelled or reaped submission stays so, a run that lost its lease (claimed again after
     its heartbeats stopped) records nothing, and its scores are dropped."""
     with transaction.atomic():
         finished = Submission.objects.filter(
             pk=submission_id, status=Status.RUNNING, claims=claim
-        ).update(status=Status.SCORED, progress=1.0, finished_at=timezone.now())
+        ).update(
+            status=Status.SCORED,
+            progress=1.0,
+            finished_at=timezone.now(),
+            **({"stage_seconds": stage_seconds} if stage_seconds is not None else {}),
+        )
         if finished:
             # A running row has no evaluations: they are only ever stored together with the
             # change to scored (rescoring replaces those of scored rows).
@@ -187,9 +214,46 @@ def submission_record(*, submission_id: int, claim: int, evaluations: list[Evalu
 # Scoring ---------------------------------------------------------------------------------
 
 
-def provenance_for(split: Split, result_provenance: dict) -> dict:
+def model_provenance(submission: Submission, task_slug: str) -> dict | None:
+    """Which model made the predictions, and where it ran."""
+    if submission.kind != Submission.Kind.MODEL:
+        return None
+    run = submission.run_info.get(task_slug, {})
+    return {
+        "repo_id": submission.model_repo_id or None,
+        "revision": submission.model_revision or None,
+        "sha": submission.model_sha,
+        "archive": submission.original_filename or None,
+        "device": run.get("device"),
+        "dtype": run.get("dtype"),
+        "torch": run.get("torch"),
+        "transformers": run.get("transformers"),
+    }
+
+
+EFFICIENCY_KEYS = (
+    "rows_per_second",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+    "parameters",
+    "load_seconds",
+    "device",
+    "batch_size",
+)
+
+
+def efficiency_for(submission: Submission, task_slug: str) -> dict | None:
+    """The speed and size figures a model run measured on this task (run.json)."""
+    run = submission.run_info.get(task_slug)
+    return {key: run.get(key) for key in EFFICIENCY_KEYS} if run else None
+
+
+def provenance_for(split: Split, result_provenance: dict, model: dict | None = None) -> dict:
     return {
         **result_provenance,
+        **({"model": model} if model else {}),
         "split": {
             "name": split.name,
             "fingerprint": split.fingerprint,
@@ -203,13 +267,17 @@ def provenance_for(split: Split, result_provenance: dict) -> dict:
 
 
 def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Evaluation]:
-    """Score every task file of a submission on every scored split (unsaved Evaluations)."""
-    with submission.file.open("rb") as f:
+    """Score every task file of a submission on every scored split (unsaved Evaluations): the
+    uploaded prediction file, or the predictions a model run wrote (a zip of one Parquet file
+    per task, checked exactly like an upload)."""
+    model = submission.kind == Submission.Kind.MODEL
+    stored = submission.run_output if model else submission.file
+    with stored.open("rb") as f:
         files = task_files(
             benchmark=submission.benchmark,
             task=submission.task,
             fileobj=io.BytesIO(f.read()),
-            filename=submission.original_filename or submission.file.name,
+            filename=stored.name if model else submission.original_filename or stored.name,
         )
     splits = {tf.task.pk: list(tf.task.scored_splits) for tf in files}
     total = sum(len(task_splits) for task_splits in splits.values())
@@ -217,6 +285,7 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
     for tf in files:
         predictions = read_and_check(tf)
         spec = tf.task.spec()
+        made_by = model_provenance(submission, tf.task.slug)
         for split in splits[tf.task.pk]:
             try:
                 result = score_split(
@@ -236,7 +305,8 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
                     metrics=result["metrics"],
                     slices=result["slices"],
                     confusion=result.get("confusion"),
-                    provenance=provenance_for(split, result["provenance"]),
+                    efficiency=efficiency_for(submission, tf.task.slug) if model else None,
+                    provenance=provenance_for(split, result["provenance"], model=made_by),
                 )
             )
             if on_progress:
@@ -250,11 +320,12 @@ def submission_score(*, submission_id: int) -> None:
     than the time limit to score (its content made it so; files that are too large are refused
     at upload). An unexpected error fails the submission as the platform's fault and is logged
     without its message, which could quote data."""
-    claim = submission_claim(submission_id=submission_id)
+    claim = submission_claim(submission_id=submission_id, stage=Submission.Stage.SCORE)
     if claim is None:
         return
     submission = Submission.objects.select_related("benchmark", "task").get(pk=submission_id)
-    last_write = time.monotonic()
+    last_write = started = time.monotonic()
+    base = RUN_SHARE if submission.kind == Submission.Kind.MODEL else 0.0
 
     def progress(value: float) -> None:
         # Scoring is most of the work; leave the last step for the save. A fast job finishes
@@ -262,7 +333,9 @@ def submission_score(*, submission_id: int) -> None:
         nonlocal last_write
         if time.monotonic() - last_write >= PROGRESS_INTERVAL_S:
             last_write = time.monotonic()
-            submission_set_progress(submission_id=submission_id, claim=claim, progress=0.95 * value)
+            submission_set_progress(
+                submission_id=submission_id, claim=claim, progress=base + (0.95 - base) * value
+            )
 
     def fail(message: str, *, by_platform: bool = False) -> None:
         submission_fail(
@@ -305,7 +378,12 @@ def submission_score(*, submission_id: int) -> None:
             by_platform=True,
         )
         return
-    submission_record(submission_id=submission_id, claim=claim, evaluations=evaluations)
+    submission_record(
+        submission_id=submission_id,
+        claim=claim,
+        evaluations=evaluations,
+        stage_seconds={**submission.stage_seconds, "score": time.monotonic() - started},
+    )
 
 
 def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:
@@ -341,95 +419,3 @@ def submission_rescore(*, submission: Submission, save: bool = True) -> list[dic
             Evaluation.objects.filter(submission=submission).delete()
             Evaluation.objects.bulk_create(new_evaluations)
     return changes
-
-
-# The reaper ------------------------------------------------------------------------------
-
-
-def republish_delay(attempts: int) -> timedelta:
-    """How long a queued job waits before it is published again: REQUEUE_AFTER, doubling with
-    every republish up to REQUEUE_MAX, so that a long backlog behind busy workers does not
-    fill the queue with copies."""
-    delay = settings.REQUEUE_AFTER * (2 ** min(attempts, 16))
-    return min(delay, max(settings.REQUEUE_AFTER, settings.REQUEUE_MAX))
-
-
-def submission_requeue_stale(*, now=None) -> list[int]:
-    """Publish again the jobs that no live worker holds:
-    - submissions still queued after their back-off (a publish that failed, a message lost
-      with a broker);
-    - runs whose lease expired (no heartbeat for LEASE: their worker died), at once after the
-      death, then with the same back-off; a redelivered message would wait out the broker's
-      visibility timeout, this does not.
-    Claims are atomic, so a job that was only slow to start is still scored once. A queued
-    submission is never failed for waiting: a backlog is not a fault, its page says it waits."""
-    now = now or timezone.now()
-    requeued = []
-    waiting = Q(status=Status.QUEUED, created_at__lt=now - settings.REQUEUE_AFTER)
-    dead = Q(status=Status.RUNNING, heartbeat_at__lt=now - settings.LEASE)
-    candidates = Submission.objects.filter(waiting | dead).only(
-        "pk",
-        "status",
-        "attempts",
-        "created_at",
-        "requeued_at",
-        "heartbeat_at",
-        "claims",
-        "celery_task_id",
-        "kind",
-        "task_id",
-    )
-    for submission in candidates:
-        if submission.status == Status.RUNNING:
-            if submission.claims >= settings.MAX_CLAIMS:
-                continue  # submission_reap_stuck fails it
-            died_at = submission.heartbeat_at + settings.LEASE
-            republished_since = submission.requeued_at and submission.requeued_at >= died_at
-            due = not republished_since or (
-                now - submission.requeued_at >= republish_delay(submission.attempts)
-            )
-        else:
-            waiting_since = submission.requeued_at or submission.created_at
-            due = now - waiting_since >= republish_delay(submission.attempts)
-        # Conditional on what was read, so that two reapers never both republish.
-        if due and Submission.objects.filter(
-            pk=submission.pk, status=submission.status, attempts=submission.attempts
-        ).update(attempts=submission.attempts + 1, requeued_at=now):
-            enqueue(submission)
-            requeued.append(submission.pk)
-    if requeued:
-        logger.warning("Published again the jobs no worker holds: %s", requeued)
-    return requeued
-
-
-def submission_reap_stuck(*, now=None) -> list[int]:
-    """Fail the runs that will not finish: a run whose worker died MAX_CLAIMS times (its lease
-    expired after its last claim), and a run past its job's hard time limit by REAPER_GRACE
-    although its heartbeat goes on (a worker that does not enforce time limits). Both fail as
-    the platform's fault: the quota is not charged."""
-    now = now or timezone.now()
-    reaped = []
-    running = Submission.objects.filter(status=Status.RUNNING).select_related("task")
-    for submission in running:
-        limit = job_options(submission).time_limit + settings.REAPER_GRACE.total_seconds()
-        lease_expired = submission.heartbeat_at and now - submission.heartbeat_at > settings.LEASE
-        if lease_expired and submission.claims >= settings.MAX_CLAIMS:
-            message = (
-                f"The scorer stopped {submission.claims} times while scoring this submission, "
-                "so it was given up. This was the platform's fault and does not count towards "
-                "your quota; please tell the benchmark's authors if it happens again."
-            )
-        elif submission.started_at and now - submission.started_at > timedelta(seconds=limit):
-            minutes = max(1, round(limit / 60))
-            message = (
-                f"Scoring did not finish within {minutes} minutes and was stopped. This was "
-                "the platform's fault and does not count towards your quota; please submit "
-                "again."
-            )
-        else:
-            continue
-        if submission_fail(submission_id=submission.pk, message=message, by_platform=True):
-            reaped.append(submission.pk)
-    if reaped:
-        logger.warning("Reaped stuck submissions: %s", reaped)
-    return reaped

@@ -130,6 +130,7 @@ def visible_evaluations(user, submission: Submission) -> list[dict]:
                 "metrics": None if withheld else evaluation.metrics,
                 "slices": None if withheld else visible_slices(evaluation),
                 "confusion": None if withheld else visible_confusion(evaluation),
+                "efficiency": None if withheld else evaluation.efficiency,
                 "evaluation": evaluation,
             }
         )
@@ -295,8 +296,11 @@ class QueueWait:
 def queue_wait(submission: Submission) -> QueueWait | None:
     if submission.status != Submission.Status.QUEUED:
         return None
+    # Model runs and scoring jobs wait in different queues.
     ahead = Submission.objects.filter(
-        status=Submission.Status.QUEUED, created_at__lt=submission.created_at
+        status=Submission.Status.QUEUED,
+        stage=submission.stage,
+        created_at__lt=submission.created_at,
     ).count()
     return QueueWait(
         ahead=ahead, republished=submission.attempts, republished_at=submission.requeued_at

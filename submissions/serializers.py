@@ -7,22 +7,15 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from benchmarks.models import Task
+from benchmarks.models import Benchmark, Task
 from submissions.models import Submission
 from submissions.selectors import visible_evaluations
 
 
-class PredictionUploadSerializer(serializers.Serializer):
-    """The multipart form of a prediction-file submission. Needs `benchmark` in its context:
-    `task` names one of that benchmark's tasks."""
+class SubmissionDetailsSerializer(serializers.Serializer):
+    """What every submission also says: a task of the benchmark (in `context["benchmark"]`),
+    and the name and description shown with its scores."""
 
-    file = serializers.FileField(
-        error_messages={
-            "required": "Attach a prediction file (field 'file').",
-            "empty": "The file is empty.",
-            "invalid": "Send the prediction file as a multipart upload in the field 'file'.",
-        }
-    )
     task = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Task.objects.none(),
@@ -36,6 +29,75 @@ class PredictionUploadSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["task"].queryset = self.context["benchmark"].tasks.all()
+
+
+class PredictionUploadSerializer(SubmissionDetailsSerializer):
+    """The multipart form of a prediction-file submission. Needs `benchmark` in its context:
+    `task` names one of that benchmark's tasks."""
+
+    file = serializers.FileField(
+        error_messages={
+            "required": "Attach a prediction file (field 'file').",
+            "empty": "The file is empty.",
+            "invalid": "Send the prediction file as a multipart upload in the field 'file'.",
+        }
+    )
+
+
+class HubModelSerializer(serializers.Serializer):
+    repo_id = serializers.CharField(
+        max_length=200,
+        error_messages={"required": "Name the model's Hub repository ('repo_id': 'org/name')."},
+    )
+    revision = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ModelSubmissionSerializer(SubmissionDetailsSerializer):
+    """A model submission: JSON `model` (a Hub repository) or a multipart `model_archive`.
+    Needs `benchmark` in its context: `task` names one of that benchmark's tasks (default:
+    every task)."""
+
+    kind = serializers.ChoiceField(choices=["model"], required=False)
+    model = HubModelSerializer(required=False)
+    model_archive = serializers.FileField(
+        required=False,
+        error_messages={
+            "empty": "The model archive is empty.",
+            "invalid": "Send the model archive as a multipart upload in 'model_archive'.",
+        },
+    )
+
+    def validate(self, attrs):
+        # From what was sent: a form's `model` field is no nested object, but still a choice.
+        sent = set(self.initial_data)
+        if ("model" in sent) == ("model_archive" in sent):
+            raise serializers.ValidationError(
+                "Name a Hub model ('model': {'repo_id': 'org/name', 'revision': 'main'}) or "
+                "attach a model archive ('model_archive'), one of the two."
+            )
+        if "model" not in attrs and "model_archive" not in attrs:
+            raise serializers.ValidationError(
+                "Send the Hub model as JSON: {'model': {'repo_id': 'org/name', 'revision': ...}}."
+            )
+        return attrs
+
+
+class ModelSweepSerializer(serializers.Serializer):
+    """Staff: one Hub model, and where to run it (a benchmark, or a task type everywhere)."""
+
+    model = HubModelSerializer()
+    benchmark = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Benchmark.objects.all(),
+        required=False,
+        error_messages={"does_not_exist": "No benchmark '{value}'."},
+    )
+    task_type = serializers.CharField(required=False)
+
+    def validate(self, attrs):
+        if "benchmark" in attrs and "task_type" in attrs:
+            raise serializers.ValidationError("Give 'benchmark' or 'task_type', not both.")
+        return attrs
 
 
 class SubmissionCreatedSerializer(serializers.ModelSerializer):
@@ -60,6 +122,16 @@ class EvaluationSerializer(serializers.Serializer):
     metrics = serializers.JSONField(allow_null=True, read_only=True)
     slices = serializers.JSONField(allow_null=True, read_only=True)
     confusion = serializers.JSONField(allow_null=True, read_only=True)
+    efficiency = serializers.JSONField(allow_null=True, read_only=True)
+
+
+class ModelReferenceSerializer(serializers.Serializer):
+    """Which model a model submission is: a Hub repository at a commit, or an archive."""
+
+    repo_id = serializers.CharField(source="model_repo_id", read_only=True)
+    revision = serializers.CharField(source="model_revision", read_only=True)
+    sha = serializers.CharField(source="model_sha", read_only=True)
+    archive = serializers.CharField(source="original_filename", read_only=True)
 
 
 class SubmissionDetailSerializer(serializers.ModelSerializer):
@@ -70,6 +142,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     evaluations = serializers.SerializerMethodField()
+    model = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -81,14 +154,24 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
             "kind",
             "name",
             "status",
+            "stage",
             "progress",
+            "rows_done",
+            "rows_total",
+            "stage_seconds",
             "error",
             "created_at",
             "started_at",
             "finished_at",
+            "model",
             "evaluations",
         ]
         read_only_fields = fields
+
+    def get_model(self, submission: Submission) -> dict | None:
+        if submission.kind != Submission.Kind.MODEL:
+            return None
+        return ModelReferenceSerializer(submission).data
 
     def get_error(self, submission: Submission) -> str | None:
         return submission.error or None
@@ -112,3 +195,4 @@ class LeaderboardRowSerializer(serializers.Serializer):
     is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
     created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
     metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)
+    efficiency = serializers.JSONField(source="evaluation.efficiency", read_only=True)

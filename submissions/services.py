@@ -1,14 +1,16 @@
-"""Submission workflows a participant starts: create (validate, store, enqueue) and cancel, and
-the quota. The worker's side of a submission's life is in submissions/pipeline.py; only these two
-modules change a submission's status."""
+"""Submission workflows a participant starts: create (a prediction file or a model: validate,
+store, enqueue) and cancel, and the quota. The worker's side of a submission's life is in
+submissions/pipeline.py and submissions/model_runs.py."""
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from benchmarks.models import Benchmark, Task
-from submissions import pipeline, uploads
+from scoring import sandbox
+from submissions import model_runs, model_sources, pipeline, uploads
 from submissions.models import Submission
 
 logger = logging.getLogger(__name__)
@@ -35,7 +38,9 @@ class SubmissionError(Exception):
         super().__init__("; ".join(self.messages))
 
 
-def _check_policy(*, benchmark: Benchmark, participant, kind: str) -> None:
+def _check_policy(
+    *, benchmark: Benchmark, participant, kind: str, check_quota: bool = True
+) -> None:
     now = timezone.now()
     if benchmark.opens_at and now < benchmark.opens_at:
         raise SubmissionError(
@@ -51,6 +56,8 @@ def _check_policy(*, benchmark: Benchmark, participant, kind: str) -> None:
             f"This benchmark does not accept {kind} submissions; it accepts {accepted}.",
             status_code=403,
         )
+    if not check_quota:  # operators' sweeps (submissions/sweeps.py)
+        return
     quota = submission_quota(benchmark=benchmark, participant=participant, now=now)
     if quota.total == 0:
         raise SubmissionError(
@@ -141,18 +148,112 @@ def submission_create(
     )
     uploaded_file.seek(0)
     submission.file.save(stored_name(uploaded_file.name), uploaded_file, save=False)
+    return _save_and_enqueue(submission)
+
+
+def _save_and_enqueue(submission: Submission, *, enforce_quota: bool = True) -> Submission:
+    """Insert a checked submission and publish its job once the row is committed. The lock
+    covers only the quota count, the insert and the enqueue."""
     try:
         with transaction.atomic():
             # One submission at a time per participant, so two parallel uploads cannot both
             # pass the quota check (a row lock on PostgreSQL; SQLite's write lock anyway).
-            get_user_model().objects.select_for_update().filter(pk=participant.pk).first()
-            _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
+            get_user_model().objects.select_for_update().filter(
+                pk=submission.participant.pk
+            ).first()
+            _check_policy(
+                benchmark=submission.benchmark,
+                participant=submission.participant,
+                kind=submission.kind,
+                check_quota=enforce_quota,
+            )
             submission.save()
             transaction.on_commit(lambda: pipeline.enqueue(submission))
     except BaseException:
-        submission.file.delete(save=False)  # nothing is kept of a refused upload
+        if submission.file:
+            submission.file.delete(save=False)  # nothing is kept of a refused upload
         raise
     return submission
+
+
+def submission_create_model(
+    *,
+    benchmark: Benchmark,
+    participant,
+    repo_id: str = "",
+    revision: str = "",
+    archive: UploadedFile | None = None,
+    task: Task | None = None,
+    name: str = "",
+    description: str = "",
+    enforce_quota: bool = True,
+) -> Submission:
+    """Accept a model: a Hub repository (its revision resolved to a commit now, so the run uses
+    exactly what was submitted) or an uploaded archive of a model folder (unpacked and checked
+    now, so a bad archive is refused at once). The model runs later, in the sandbox, on the
+    `gpu` queue (submissions/model_runs.py)."""
+    if bool(repo_id) == (archive is not None):
+        raise SubmissionError(
+            "Name a Hub model ('model': {'repo_id': ..., 'revision': ...}) or attach a model "
+            "archive (field 'model_archive'), not both."
+        )
+    _check_policy(
+        benchmark=benchmark, participant=participant, kind="model", check_quota=enforce_quota
+    )
+    if not sandbox.available() and not settings.MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE:
+        raise SubmissionError(
+            "Model submissions are switched off on this platform: it runs models only in a "
+            "bubblewrap sandbox, and bubblewrap is not installed here. (An operator may set "
+            "MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE=true for local development only.)",
+            status_code=503,
+        )
+    policy = {
+        "allow_custom_code": benchmark.allow_custom_code,
+        "allow_pickle_weights": benchmark.allow_pickle_weights,
+    }
+    submission = Submission(
+        benchmark=benchmark,
+        participant=participant,
+        task=task,
+        kind=Submission.Kind.MODEL,
+        stage=Submission.Stage.RUN,
+        name=name.strip()[:200],
+        description=description.strip(),
+        celery_task_id=str(uuid.uuid4()),
+    )
+    try:
+        if repo_id:
+            sha = model_sources.hub_resolve(repo_id=repo_id, revision=revision or "main")
+            submission.model_repo_id, submission.model_sha = repo_id, sha
+            submission.model_revision = revision or "main"
+        else:
+            _check_model_archive(archive, policy)
+            submission.model_sha = "sha256:" + model_runs.archive_digest(archive)
+            submission.original_filename = archive.name[:255]
+    except model_sources.HubUnreachable as exc:  # not the participant's doing
+        raise SubmissionError(exc.messages, status_code=503) from None
+    except model_sources.ModelSourceError as exc:
+        raise SubmissionError(exc.messages) from None
+    for run_task in model_runs.run_tasks(submission):
+        model_runs.model_inputs_ensure(run_task)  # what the run reads instead of the splits
+    if archive is not None:
+        archive.seek(0)
+        submission.file.save(stored_name(archive.name), archive, save=False)
+    return _save_and_enqueue(submission, enforce_quota=enforce_quota)
+
+
+def _check_model_archive(archive: UploadedFile, policy: dict) -> None:
+    """Unpack the archive into a scratch folder and check it as the run will."""
+    limit = settings.MAX_MODEL_ARCHIVE_MB
+    if archive.size > limit << 20:
+        raise SubmissionError(
+            f"The archive is {archive.size / 2**20:.1f} MB; the limit is {limit} MB."
+        )
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as scratch:
+        archive.seek(0)
+        model_sources.archive_extract(
+            fileobj=archive, filename=archive.name, dest=Path(scratch), **policy
+        )
 
 
 def submission_cancel(*, submission: Submission) -> Submission:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from benchmarks.access import get_benchmark_for
 from submissions import services
 from submissions.access import get_own_submission_for, get_submission_for
-from submissions.forms import SubmissionForm
+from submissions.forms import ModelSubmissionForm, SubmissionForm
 from submissions.models import Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
@@ -27,32 +27,51 @@ from submissions.selectors import (
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_create(request, slug):
+    """One page, two forms: a prediction file, and (where the benchmark takes them) a model."""
     benchmark = get_benchmark_for(request.user, slug)
     status = 200
+    takes_models = "model" in benchmark.kinds
+    form = SubmissionForm(benchmark=benchmark) if "predictions" in benchmark.kinds else None
+    model_form = ModelSubmissionForm(benchmark=benchmark) if takes_models else None
     if request.method == "POST":
-        form = SubmissionForm(request.POST, request.FILES, benchmark=benchmark)
-        if form.is_valid():
+        is_model = request.POST.get("kind") == "model"
+        bound_class = ModelSubmissionForm if is_model else SubmissionForm
+        bound = bound_class(request.POST, request.FILES, benchmark=benchmark)
+        if is_model:
+            model_form = bound
+        else:
+            form = bound
+        if bound.is_valid():
+            fields = bound.cleaned_data
+            common = {
+                "benchmark": benchmark,
+                "participant": request.user,
+                "task": fields.get("task"),
+                "name": fields["name"],
+                "description": fields["description"],
+            }
             try:
-                submission = services.submission_create(
-                    benchmark=benchmark,
-                    participant=request.user,
-                    uploaded_file=form.cleaned_data["file"],
-                    task=form.cleaned_data.get("task"),
-                    name=form.cleaned_data["name"],
-                    description=form.cleaned_data["description"],
-                )
+                if is_model:
+                    submission = services.submission_create_model(
+                        repo_id=fields["repo_id"].strip(),
+                        revision=fields["revision"].strip(),
+                        archive=fields.get("model_archive"),
+                        **common,
+                    )
+                else:
+                    submission = services.submission_create(uploaded_file=fields["file"], **common)
             except services.SubmissionError as exc:
                 for message in exc.messages:
-                    form.add_error(None, message)
+                    bound.add_error(None, message)
             else:
-                messages.success(request, "Submission received: it is queued for scoring.")
+                what = "the model is queued to run" if is_model else "it is queued for scoring"
+                messages.success(request, f"Submission received: {what}.")
                 return redirect("submission_detail", pk=submission.pk)
         status = 400
-    else:
-        form = SubmissionForm(benchmark=benchmark)
     context = {
         "benchmark": benchmark,
         "form": form,
+        "model_form": model_form,
         "quota": services.submission_quota(benchmark=benchmark, participant=request.user),
     }
     return render(request, "submissions/submission_form.html", context, status=status)

@@ -179,6 +179,10 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
             "POST": (401, 200, 404, 404, 403, 403),
         },
     },
+    # Staff only (a sweep submits a model everywhere), and JSON only: a form is a 415.
+    "api-model-evaluate": {
+        "-": {"GET": (401, 403, 403, 405, 405, 405), "POST": (401, 403, 403, 415, 415, 415)}
+    },
     # The admin: staff members with the author permissions; others are sent to its login. An
     # empty POST is the form again, with its errors.
     "admin:benchmarks_benchmark_import": {

@@ -21,7 +21,7 @@ MEASURES = ("words", "chars", "value")
 LABELLED_TYPES = CLASSIFICATION_TYPES | {TOKEN_CLASSIFICATION}
 COLUMN_KEYS = ("id", "inputs", "label", "labels", "metadata")
 SLICE_KEYS = ("name", "column", "measure", "bins", "pattern")
-MODEL_RUN_KEYS = ("timeout_s", "max_memory_gb", "batch_size")
+MODEL_RUN_KEYS = ("timeout_s", "max_memory_gb", "batch_size", "max_new_tokens")
 METRIC_ARG_TYPES: dict[str, tuple[type, ...]] = {
     "pos_label": (str, int),
     "scheme": (str,),
@@ -248,7 +248,7 @@ class TaskFieldsChecker(Checker):
             if key not in run:
                 continue
             value = run[key]
-            whole = key == "batch_size"
+            whole = key in ("batch_size", "max_new_tokens")
             if not is_number(value) or value <= 0 or (whole and not isinstance(value, int)):
                 kind = "a whole number > 0" if whole else "a number > 0"
                 self.error(join(path, key), f"expected {kind}, got {show(value)}")

@@ -86,6 +86,17 @@ def lookup(mapping: dict | None, key):
 
 
 @register.filter
+def compact_count(value: int | None) -> str:
+    """A parameter count as people write it: 4.4k, 66M, 1.3B."""
+    if value is None:
+        return "—"
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{suffix}"
+    return str(value)
+
+
+@register.filter
 def percent(value: float | None) -> int:
     return round((value or 0.0) * 100)
 

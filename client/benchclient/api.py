@@ -167,6 +167,36 @@ class Client:
             content_type=content_type,
         )
 
+    def submit_model(
+        self,
+        benchmark: str,
+        *,
+        repo_id: str | None = None,
+        revision: str | None = None,
+        archive: str | None = None,
+        task: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict:
+        """A model: a Hub repository at a revision (JSON), or an archive file (multipart)."""
+        self.require_token()
+        path = f"/api/v1/benchmarks/{quote(benchmark, safe='')}/submissions/"
+        fields = {"task": task, "name": name, "description": description}
+        fields = {k: v for k, v in fields.items() if v}
+        if archive is None:
+            model = {"repo_id": repo_id, **({"revision": revision} if revision else {})}
+            body = json.dumps({"model": model, **fields}).encode()
+            return self.request("POST", path, body=body, content_type="application/json")
+        try:
+            with open(archive, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise ApiError([f"Cannot read {archive}: {exc.strerror}."]) from None
+        body, content_type = encode_multipart(
+            {"kind": "model", **fields}, {"model_archive": (os.path.basename(archive), data)}
+        )
+        return self.request("POST", path, body=body, content_type=content_type)
+
     def submission(self, submission_id: int) -> dict:
         self.require_token()
         return self.request("GET", f"/api/v1/submissions/{submission_id}/")

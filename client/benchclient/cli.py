@@ -79,6 +79,10 @@ def print_submission(detail: dict, out: TextIO) -> None:
         ("Created", detail.get("created_at") or "-"),
         ("Finished", detail.get("finished_at") or "-"),
     ]
+    model = detail.get("model")
+    if model:
+        where = f"{model['repo_id']}@{model['revision']}" if model.get("repo_id") else "archive"
+        fields.append(("Model", f"{where} ({model['sha'][:19]})"))
     if detail.get("error"):
         fields.append(("Error", detail["error"]))
     for label, value in fields:
@@ -128,13 +132,18 @@ def print_leaderboard(board: dict, out: TextIO) -> None:
 # --- commands -----------------------------------------------------------------------------
 
 
+STAGES = {"run": "running the model", "score": "scoring"}
+
+
 def wait_for(client: Client, submission_id: int, out: TextIO, interval: float) -> dict:
     last = None
     while True:
         detail = client.submission(submission_id)
-        state = (detail["status"], round((detail.get("progress") or 0) * 100))
+        stage = detail.get("stage") if detail.get("kind") == "model" else None
+        state = (detail["status"], stage, round((detail.get("progress") or 0) * 100))
         if state != last:
-            print(f"#{submission_id}: {state[0]} ({state[1]}%)", file=out, flush=True)
+            where = f", {STAGES.get(stage, stage)}" if stage and state[0] != "scored" else ""
+            print(f"#{submission_id}: {state[0]}{where} ({state[2]}%)", file=out, flush=True)
             last = state
         if detail["status"] in FINAL_STATES:
             return detail
@@ -154,9 +163,17 @@ def cmd_download(client: Client, args, out: TextIO) -> int:
 
 
 def cmd_submit(client: Client, args, out: TextIO) -> int:
-    created = client.submit(
-        args.benchmark, args.file, task=args.task, name=args.name, description=args.description
-    )
+    chosen = [x for x in (args.file, args.model, args.model_archive) if x]
+    if len(chosen) != 1:
+        raise ApiError(["Give one of: a prediction file, --model REPO[@REV], --model-archive."])
+    extra = {"task": args.task, "name": args.name, "description": args.description}
+    if args.file:
+        created = client.submit(args.benchmark, args.file, **extra)
+    elif args.model:
+        repo_id, _, revision = args.model.partition("@")
+        created = client.submit_model(args.benchmark, repo_id=repo_id, revision=revision, **extra)
+    else:
+        created = client.submit_model(args.benchmark, archive=args.model_archive, **extra)
     print(
         f"Submitted #{created['id']} ({created['status']}): {client.url}{created['url']}", file=out
     )
@@ -229,7 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", parents=[connection], help="upload a prediction file")
     submit.add_argument("benchmark", help="benchmark slug")
-    submit.add_argument("file", help="prediction file (.csv, .jsonl, .parquet, .gz, or a .zip)")
+    submit.add_argument(
+        "file", nargs="?", help="prediction file (.csv, .jsonl, .parquet, .gz, or a .zip)"
+    )
+    submit.add_argument(
+        "--model", metavar="REPO[@REVISION]", help="submit a Hub model instead, e.g. org/name@main"
+    )
+    submit.add_argument(
+        "--model-archive", metavar="PATH", help="submit a model folder as a .zip or .tar.gz"
+    )
     submit.add_argument("--task", help="task slug, for a single file on a multi-task benchmark")
     submit.add_argument("--name", help="name shown on the leaderboard")
     submit.add_argument("--description")

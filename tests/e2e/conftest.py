@@ -29,7 +29,9 @@ def database_url_for_tests() -> str:
     raise RuntimeError(f"No worker URL for database engine {s['ENGINE']}")
 
 
-def start_worker(log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+def start_worker(
+    log_path: Path, extra_env: dict | None = None, queues: str = "scoring"
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
@@ -46,7 +48,7 @@ def start_worker(log_path: Path, extra_env: dict | None = None) -> subprocess.Po
             "config",
             "worker",
             "--queues",
-            "scoring",
+            queues,
             "--concurrency",
             "1",
             "--loglevel",
@@ -97,3 +99,32 @@ def scoring_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     process = start_worker(log_path)
     yield process, log_path
     stop_worker(process)
+
+
+CANARY = "canary-5b1e0c9d"
+
+
+@pytest.fixture(scope="session")
+def model_workers(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Two workers, as a deployment with GPU machines has them: one on `gpu` (model runs in the
+    sandbox) and one on `scoring`. Both use the Hub cache of `MODEL_HUB_CACHE` below, which
+    tests fill, offline."""
+    folder = tmp_path_factory.mktemp("model-workers")
+    env = {
+        "MODEL_HUB_CACHE": str(folder / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        # Small enough for the adversarial models to reach quickly.
+        "MODEL_RUN_MAX_OUTPUT_MB": "20",
+        "MODEL_RUN_MAX_PROCESSES": "64",
+        # A secret in the workers' environment that no model run may read.
+        "PLATFORM_CANARY": CANARY,
+    }
+    gpu = start_worker(folder / "gpu.log", env, queues="gpu")
+    scoring = start_worker(folder / "scoring.log", env, queues="scoring")
+    yield {
+        "hub_cache": folder / "hub",
+        "logs": (folder / "gpu.log", folder / "scoring.log"),
+        "canary": CANARY,
+    }
+    stop_worker(gpu)
+    stop_worker(scoring)

@@ -257,3 +257,21 @@ class EmbeddedPlatform:
                 process.wait()
         if self.database:
             drop_database(self.database)
+
+
+def wait_until_final(submission_id: int, timeout: float = 60, logs=()):
+    """The submission once it is scored, failed or cancelled (polled in this process's test
+    database); on timeout, an error with the tail of each worker log in `logs`."""
+    from submissions.models import Submission
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        submission = Submission.objects.get(pk=submission_id)
+        if submission.is_final:
+            return submission
+        time.sleep(0.1)
+    tails = "\n".join(Path(path).read_text()[-3000:] for path in logs)
+    raise AssertionError(
+        f"submission {submission_id} still {submission.status} ({submission.stage}) after "
+        f"{timeout}s\n{tails}"
+    )

@@ -22,18 +22,9 @@ from tests.base import (
     prediction_csv,
     upload,
 )
+from tests.e2e.embedded import wait_until_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("scoring_worker")]
-
-
-def wait_until_final(submission_id: int, timeout: float = 60) -> Submission:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        submission = Submission.objects.get(pk=submission_id)
-        if submission.is_final:
-            return submission
-        time.sleep(0.05)
-    raise AssertionError(f"submission {submission_id} still {submission.status} after {timeout}s")
 
 
 class ScoringWorkerEndToEndTests(TransactionTestCase):

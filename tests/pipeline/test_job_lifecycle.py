@@ -8,7 +8,7 @@ from unittest import mock
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
-from submissions import pipeline
+from submissions import pipeline, reaper
 from submissions.models import Submission
 from submissions.services import SubmissionError, submission_cancel
 from tests.base import PlatformTestCase, make_benchmark, make_user
@@ -120,14 +120,14 @@ class ReaperTests(PlatformTestCase):
         fresh = self.make(created_at=now - timedelta(seconds=30))  # the worker will get to it
         self.make(created_at=now - timedelta(hours=1), status="running", started_at=now)
         with mock.patch(PUBLISH) as publish:
-            self.assertEqual(pipeline.submission_requeue_stale(now=now), [stale.pk])
+            self.assertEqual(reaper.submission_requeue_stale(now=now), [stale.pk])
             # The next republish waits twice as long: 4 minutes after the first. (By now the
             # fresh one has waited long enough for its first.)
             self.assertEqual(
-                pipeline.submission_requeue_stale(now=now + timedelta(minutes=3)), [fresh.pk]
+                reaper.submission_requeue_stale(now=now + timedelta(minutes=3)), [fresh.pk]
             )
             self.assertEqual(
-                pipeline.submission_requeue_stale(now=now + timedelta(minutes=5)), [stale.pk]
+                reaper.submission_requeue_stale(now=now + timedelta(minutes=5)), [stale.pk]
             )
         self.assertEqual(publish.call_count, 3)
         stale.refresh_from_db()
@@ -135,14 +135,14 @@ class ReaperTests(PlatformTestCase):
         self.assertEqual(stale.requeued_at, now + timedelta(minutes=5))
 
     def test_the_back_off_is_capped(self):
-        self.assertEqual(pipeline.republish_delay(0), timedelta(minutes=2))
-        self.assertEqual(pipeline.republish_delay(2), timedelta(minutes=8))
-        self.assertEqual(pipeline.republish_delay(10), timedelta(minutes=16))
+        self.assertEqual(reaper.republish_delay(0), timedelta(minutes=2))
+        self.assertEqual(reaper.republish_delay(2), timedelta(minutes=8))
+        self.assertEqual(reaper.republish_delay(10), timedelta(minutes=16))
 
     def test_a_long_backlog_is_not_failed_as_stuck(self):
         waiting = self.make(created_at=timezone.now() - timedelta(hours=5))
         with mock.patch(PUBLISH):
-            self.assertEqual(pipeline.submission_reap_stuck(), [])
+            self.assertEqual(reaper.submission_reap_stuck(), [])
         waiting.refresh_from_db()
         self.assertEqual(waiting.status, "queued")
 
@@ -152,12 +152,10 @@ class ReaperTests(PlatformTestCase):
         dead = self.make(status="running", claims=1, heartbeat_at=now - timedelta(seconds=50))
         self.make(status="running", claims=1, heartbeat_at=now - timedelta(seconds=5))  # alive
         with mock.patch(PUBLISH) as publish:
-            self.assertEqual(pipeline.submission_requeue_stale(now=now), [dead.pk])
-            self.assertEqual(pipeline.submission_requeue_stale(now=now + timedelta(seconds=30)), [])
+            self.assertEqual(reaper.submission_requeue_stale(now=now), [dead.pk])
+            self.assertEqual(reaper.submission_requeue_stale(now=now + timedelta(seconds=30)), [])
             # Not claimed since: published again after the back-off (3 minutes by default).
-            self.assertIn(
-                dead.pk, pipeline.submission_requeue_stale(now=now + timedelta(minutes=5))
-            )
+            self.assertIn(dead.pk, reaper.submission_requeue_stale(now=now + timedelta(minutes=5)))
         self.assertEqual(publish.call_count, 3)
 
     @override_settings(LEASE=timedelta(seconds=45), MAX_CLAIMS=3)
@@ -167,8 +165,8 @@ class ReaperTests(PlatformTestCase):
         given_up = self.make(status="running", claims=3, heartbeat_at=stale, started_at=stale)
         retried = self.make(status="running", claims=2, heartbeat_at=stale, started_at=stale)
         with mock.patch(PUBLISH):
-            self.assertEqual(pipeline.submission_requeue_stale(now=now), [retried.pk])
-        self.assertEqual(pipeline.submission_reap_stuck(now=now), [given_up.pk])
+            self.assertEqual(reaper.submission_requeue_stale(now=now), [retried.pk])
+        self.assertEqual(reaper.submission_reap_stuck(now=now), [given_up.pk])
         given_up.refresh_from_db()
         self.assertEqual(given_up.status, "failed")
         self.assertTrue(given_up.failed_by_platform)
@@ -180,7 +178,7 @@ class ReaperTests(PlatformTestCase):
         dead = self.make(status="running", started_at=now - timedelta(minutes=14))
         alive = self.make(status="running", started_at=now - timedelta(minutes=12))
         done = self.make(status="scored", started_at=now - timedelta(hours=1))
-        self.assertEqual(pipeline.submission_reap_stuck(now=now), [dead.pk])
+        self.assertEqual(reaper.submission_reap_stuck(now=now), [dead.pk])
         dead.refresh_from_db()
         self.assertEqual(dead.status, "failed")
         self.assertTrue(dead.failed_by_platform)

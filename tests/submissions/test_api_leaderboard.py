@@ -60,6 +60,7 @@ class LeaderboardApiTests(PlatformTestCase):
                     "accuracy": {"value": 0.7, "ci": None},
                     "f1_macro": {"value": 0.5, "ci": None},
                 },
+                "efficiency": None,  # a prediction file: no speed or size to show
             },
         )
 

@@ -285,22 +285,24 @@ class SubmissionPolicyApiTests(SubmissionCreateApiTestCase):
             },
         )
 
-    def test_a_model_submission_is_a_400_until_the_platform_runs_models(self):
+    def test_a_hub_model_that_is_not_there_is_a_400_naming_it(self):
         self.set_policy(accepted_kinds=["predictions", "model"])
         response = self.client.post(
             URL,
             {"model": {"repo_id": "org/m", "revision": "main"}},
             content_type="application/json",
         )
-        self.assertEqual(response.status_code, 400)
-        self.assertEqual(
-            response.json(),
-            {"errors": ["Model submissions are not available yet on this platform."]},
-        )
+        self.assert_errors(response, 400)
+        self.assertIn("org/m", response.json()["errors"][0])
 
     def test_a_model_archive_upload_is_refused_like_a_model_reference(self):
         response = self.client.post(URL, {"model_archive": upload(b"PK", "model.zip")})
         self.assert_errors(response, 403)
+
+    def test_a_model_archive_that_is_no_archive_is_a_400(self):
+        self.set_policy(accepted_kinds=["predictions", "model"])
+        response = self.client.post(URL, {"model_archive": upload(b"PK", "model.zip")})
+        self.assert_errors(response, 400)
 
 
 def zipped(files: list[tuple[str, bytes]]) -> bytes:

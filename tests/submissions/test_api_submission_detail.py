@@ -46,11 +46,16 @@ class SubmissionDetailApiTests(PlatformTestCase):
                 "kind": "predictions",
                 "name": "first try",
                 "status": "scored",
+                "stage": "score",
                 "progress": 1.0,
+                "rows_done": 0,
+                "rows_total": 0,
+                "stage_seconds": {},
                 "error": None,
                 "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
                 "started_at": None,
                 "finished_at": None,
+                "model": None,
                 "evaluations": [
                     {
                         "task": "sst",
@@ -60,6 +65,7 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "metrics": {"accuracy": {"value": 0.8, "ci": None}},
                         "slices": [],
                         "confusion": None,
+                        "efficiency": None,
                     },
                     {
                         "task": "sst",
@@ -69,6 +75,7 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "metrics": {"accuracy": {"value": 0.7, "ci": None}},
                         "slices": [],
                         "confusion": None,
+                        "efficiency": None,
                     },
                 ],
             },
@@ -158,6 +165,7 @@ class WithheldScoresApiTests(PlatformTestCase):
                 "metrics": None,
                 "slices": None,
                 "confusion": None,
+                "efficiency": None,
             },
         )
         self.client.force_login(self.alice)

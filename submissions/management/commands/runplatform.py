@@ -2,12 +2,13 @@
 SIGTERM) stops them all. This is what `make run` serves; production runs gunicorn and each
 `celery worker` as separate services under its own supervisor (docs/queue.md).
 
-Three children: gunicorn; the scoring worker (queue `scoring`); and a one-process worker for
-the `maintenance` queue that also runs beat, so that the reaper is never stuck behind a scoring
-backlog and is scheduled exactly once. A child that exits is started again after a back-off
-that doubles with each quick exit (1 s, 2 s, 4 s … 30 s) and resets once it has run for a
-minute; the others keep running meanwhile. A child that exits more than --max-restarts times
-within ten minutes is broken, not unlucky: everything stops and the command fails (exit 1).
+Three children: gunicorn; the scoring worker (queues `scoring` and `gpu`: model submissions run
+on this machine's CPU); and a one-process worker for the `maintenance` queue that also runs
+beat, so that the reaper is never stuck behind a scoring backlog and is scheduled exactly once.
+A child that exits is started again after a back-off that doubles with each quick exit (1 s,
+2 s, 4 s … 30 s) and resets once it has run for a minute; the others keep running meanwhile.
+A child that exits more than --max-restarts times within ten minutes is broken, not unlucky:
+everything stops and the command fails (exit 1).
 """
 
 from __future__ import annotations
@@ -98,7 +99,16 @@ class Command(BaseCommand):
             ),
             Child(
                 "scoring worker",
-                [*celery, "-n", "scoring@%h", "-Q", "scoring", "--concurrency", str(concurrency)],
+                # Both queues: model submissions run (on the CPU) and score on this machine too.
+                [
+                    *celery,
+                    "-n",
+                    "scoring@%h",
+                    "-Q",
+                    "scoring,gpu",
+                    "--concurrency",
+                    str(concurrency),
+                ],
                 # Scoring is batch work: when it competes with the web server for the CPU,
                 # uploads and pages come first.
                 nice=settings.WORKER_NICE,

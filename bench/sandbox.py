@@ -37,6 +37,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from scoring import sandbox  # noqa: E402
+from scoring.sandbox.bwrap import bwrap_command  # noqa: E402
+from scoring.sandbox.folders import prepare  # noqa: E402
+from scoring.sandbox.uids import uid_slot  # noqa: E402
 from tests.tiny_models import (  # noqa: E402
     build_text_classifier,
     build_tokenizer,
@@ -92,9 +95,10 @@ def startup(work: Path, repeats: int) -> None:
     limits = sandbox.Limits(wall_seconds=60)
     boxed = []
     for _ in range(repeats):
-        with sandbox._uid_slot() as uid:  # noqa: SLF001 - the very command run_model runs
-            sandbox._prepare(job, model, uid)  # noqa: SLF001
-            command = sandbox._bwrap_command(job, model, limits, (), uid, ["-c", "pass"])  # noqa: SLF001
+        # The very command run_model runs, with `python -c pass` instead of the runner.
+        with uid_slot() as uid:
+            prepare(job, model, uid)
+            command = bwrap_command(job, model, limits, (), uid, ["-c", "pass"])
             boxed.append(timed(command, env={}, cwd="/"))
     added = median_ms(boxed) - median_ms(plain)
     print(f"  sandboxed (prlimit+bwrap+setpriv):    {median_ms(boxed):7.1f} ms  (+{added:.1f} ms)")

@@ -248,7 +248,10 @@ def submission_run(*, submission_id: int) -> None:
                         gpus=tuple(int(gpu) for gpu in settings.MODEL_RUN_GPUS),
                         unsafe_without_sandbox=settings.MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE,
                         on_progress=RunProgress(submission_id, claim, done_before, total),
+                        keep_going=lambda: still_held(submission_id, claim),
                     )
+                    if outcome.reason == "cancelled":
+                        return  # cancelled or taken over meanwhile: nothing to record
                     if not outcome.ok:
                         prefix = f"Task {task.slug}: " if len(tasks) > 1 else ""
                         if outcome.platform_fault:
@@ -305,6 +308,12 @@ def submission_run(*, submission_id: int) -> None:
     finally:
         for job_dir in job_dirs:
             shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def still_held(submission_id: int, claim: int) -> bool:
+    """Whether this run still holds the submission (not cancelled, not claimed again): polled
+    by the sandbox every few seconds, so a cancel stops the model at once."""
+    return Submission.objects.filter(pk=submission_id, status=Status.RUNNING, claims=claim).exists()
 
 
 class RunProgress:

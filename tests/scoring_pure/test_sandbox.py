@@ -17,6 +17,8 @@ import socket
 import stat
 import subprocess
 import sys
+import time
+from itertools import pairwise
 from pathlib import Path
 
 import pyarrow as pa
@@ -476,6 +478,82 @@ def test_many_files_stop_at_the_job_folder_limit(tmp_path):
     assert outcome.message.startswith("The model run wrote more than 16 MB or 1,000 files")
 
 
+# -- cancellation
+
+
+def sleeper(tmp_path: Path):
+    """A job and a model that sleeps in a loop beside a child process of its own (its command
+    line holds a token), and the token: no process holding it may outlive the run."""
+    token = f"sandbox-test-{secrets.token_hex(8)}"
+    job, model = hostile(
+        tmp_path,
+        f"""
+        import subprocess, sys, time
+
+        def predict(rows, model_dir):
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {token!r}])
+            while True:
+                time.sleep(0.1)
+        """,
+    )
+    return job, model, token
+
+
+def processes_holding(token: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as handle:
+                    if token.encode() in handle.read():
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+@needs_bwrap
+def test_a_cancelled_run_is_stopped_within_seconds(tmp_path):
+    job, model, token = sleeper(tmp_path)
+    started = time.monotonic()
+    asked: list[float] = []
+    said_no: list[float] = []
+
+    def keep_going() -> bool:
+        asked.append(time.monotonic())
+        if time.monotonic() - started < 1 or not processes_holding(token):
+            return True  # at least a second, and until the model's child is running
+        said_no.append(time.monotonic())
+        return False
+
+    outcome = run_model(job_dir=job, model_dir=model, limits=SMALL, keep_going=keep_going)
+    assert outcome.reason == "cancelled" and not outcome.ok and not outcome.platform_fault, outcome
+    assert outcome.message == "The model run was stopped: the submission was cancelled"
+    assert outcome.headline == outcome.message
+    assert said_no and time.monotonic() - said_no[0] < 2  # stopped at once
+    assert outcome.wall_seconds < 10  # SMALL's wall time is 20 s
+    assert len(asked) >= 2 and all(b - a >= 2 for a, b in pairwise(asked))  # every 2 s
+    assert processes_holding(token) == []
+    if "uid" in outcome.details:
+        assert processes_of(outcome.details["uid"]) == []
+
+
+@needs_bwrap
+def test_an_exception_of_keep_going_stops_the_run_and_propagates(tmp_path):
+    job, model, token = sleeper(tmp_path)
+    started = time.monotonic()
+
+    def keep_going() -> bool:
+        if time.monotonic() - started < 1 or not processes_holding(token):
+            return True
+        raise ConnectionError("the database went away")  # an OSError: still the caller's
+
+    with pytest.raises(ConnectionError, match="the database went away"):
+        run_model(job_dir=job, model_dir=model, limits=SMALL, keep_going=keep_going)
+    assert time.monotonic() - started < 10
+    assert processes_holding(token) == []
+
+
 # -- failures and their messages
 
 
@@ -609,7 +687,8 @@ def test_an_invalid_job_is_the_platforms_fault(tmp_path):
 
 def test_the_unsafe_mode_keeps_the_limits(tmp_path):
     job, model = hostile(tmp_path, "def predict(rows, model_dir):\n    while True:\n        pass\n")
-    limits = Limits(wall_seconds=2, memory_bytes=2 * 2**30, threads=1)
+    # CPU time well above the wall time: a busy loop would otherwise race the two limits
+    limits = Limits(wall_seconds=2, cpu_seconds=30, memory_bytes=2 * 2**30, threads=1)
     outcome = run_model(job_dir=job, model_dir=model, limits=limits, unsafe_without_sandbox=True)
     assert outcome.reason == "timeout" and not outcome.sandboxed
 

@@ -146,7 +146,7 @@ class BenchmarkImportTests(BundleTestCase):
         benchmark = benchmark_import(source=DEMO)
 
         self.assertEqual(benchmark.slug, "sentiment-mini")
-        self.assertEqual(benchmark.accepted_kinds, ["predictions"])
+        self.assertEqual(benchmark.accepted_kinds, ["predictions", "model"])
         self.assertEqual(benchmark.max_per_day, 5)
         task = benchmark.tasks.get()
         self.assertEqual(task.type, "text-classification")

@@ -89,9 +89,12 @@ class HostileModelTests(TransactionTestCase):
         listener.listen()
         listener.setblocking(False)
         port = listener.getsockname()[1]
+        # The database (a file on SQLite), a stored split, the split's source file in the
+        # bundle, and the platform's code.
         secrets = [
             str(settings.DATABASES["default"]["NAME"]),
             str(self.split_file),
+            str(self.tmp / "bundle" / "data" / "test.jsonl"),
             str(Path(settings.BASE_DIR) / "config" / "settings.py"),
         ]
         cases = {
@@ -122,7 +125,7 @@ class HostileModelTests(TransactionTestCase):
                             got.append(f"unreadable-{{i}}")
                     raise RuntimeError("files: " + " ".join(got))
                 """,
-                ["files: unreadable-0 unreadable-1 unreadable-2"],
+                ["files: unreadable-0 unreadable-1 unreadable-2 unreadable-3"],
             ),
             "environ": (
                 f"""

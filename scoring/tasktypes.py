@@ -186,3 +186,49 @@ def with_scales(metrics: dict | None, scales: dict[str, float | None]) -> dict:
         key: {**(entry or {}), "scale": scales.get(key, metric_scale(key))}
         for key, entry in (metrics or {}).items()
     }
+
+
+# What people read in headers instead of a raw key (the API and sort links keep the keys).
+# Keys are not unique across metrics (SQuAD's `f1` and a classification `f1`), but their names
+# are the same, so one mapping serves every task.
+DISPLAY_NAMES: dict[str, str] = {
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "matthews_correlation": "MCC",
+    "overall_precision": "Precision (entities)",
+    "overall_recall": "Recall (entities)",
+    "overall_f1": "F1 (entities)",
+    "overall_accuracy": "Accuracy (tokens)",
+    "exact_match": "Exact match",
+    "HasAns_exact_match": "Exact match (answerable)",
+    "HasAns_f1": "F1 (answerable)",
+    "NoAns_exact_match": "Exact match (unanswerable)",
+    "NoAns_f1": "F1 (unanswerable)",
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "rougeLsum": "ROUGE-Lsum",
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "mse": "MSE",
+    "mae": "MAE",
+    "pearson": "Pearson r",
+    "spearman": "Spearman ρ",
+}
+
+
+def metric_display_name(key: str) -> str:
+    """A reported key as people read it: `f1_macro` → "F1 (macro)", `rougeL` → "ROUGE-L". A key
+    this module does not know is shown as it is."""
+    if key in DISPLAY_NAMES:
+        return DISPLAY_NAMES[key]
+    for info in METRICS.values():
+        if not info.takes_average:
+            continue
+        for base in info.keys:
+            average = key.removeprefix(base + "_")
+            if average != key and average in AVERAGES:
+                return f"{DISPLAY_NAMES.get(base, base)} ({average})"
+    return key

@@ -118,8 +118,12 @@ class LeaderboardTests(PlatformTestCase):
         response = self.client.get(self.url())
         content = response.content.decode()
         self.assertEqual([r[2] for r in body_rows(content)], ["small-error", "big-error"])
-        self.assertIn('mse <span class="arrow">↑</span>', content)
-        self.assertIn('pearson <span class="arrow">↓</span>', content)
+        # Human names in the header, the raw key in its tooltip (and in the sort link).
+        self.assertIn(
+            '<span class="metric-name" title="mse">MSE</span> <span class="arrow">↑</span>', content
+        )
+        pearson = '<span class="metric-name" title="pearson">Pearson r</span>'
+        self.assertIn(f'{pearson} <span class="arrow">↓</span>', content)
         rows = body_rows(self.client.get(self.url(sort="pearson")).content.decode())
         self.assertEqual([r[2] for r in rows], ["big-error", "small-error"])
 

@@ -144,7 +144,7 @@ class SubmissionDetailTests(PlatformTestCase):
         response = self.client.get(self.url(self.scored))
         content = response.content.decode()
         self.assertLess(content.index("<td>service</td>"), content.index("<td>food</td>"))
-        self.assertContains(response, "-0.200")
+        self.assertContains(response, "−0.200")  # a real minus sign
         self.assertContains(response, "+0.100")
 
     def test_it_suppresses_small_slice_cells_on_a_hidden_split(self):

@@ -347,7 +347,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # huggingface_hub itself); the cache lives under DATA_DIR unless HF_HOME says otherwise.
 HF_DATASETS_CACHE = env.str("HF_DATASETS_CACHE", default=str(DATA_DIR / "hf-datasets"))
 
-# --- Model submissions: intake (submissions/model_sources.py; docs/formats.md, "Model
+# --- Model submissions: intake (submissions/model_sources/; docs/formats.md, "Model
 # submissions: what is accepted") ---
 # An uploaded model archive (.zip or .tar.gz): its size as uploaded, what its files unpack to in
 # all (also the most a Hub model's fetched files may add up to), and how many entries it holds.

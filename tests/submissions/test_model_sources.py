@@ -1,4 +1,4 @@
-"""Model submissions' intake (submissions/model_sources.py): Hub references resolved and fetched
+"""Model submissions' intake (submissions/model_sources/): Hub references resolved and fetched
 from a Hub cache built in a temporary folder (tests/hub_cache.py) with HF_HUB_OFFLINE on, as the
 real huggingface_hub reads it; uploaded archives, good and hostile; the checks of a model folder.
 Nothing here reaches the network, and no model is loaded: the files are written by hand."""

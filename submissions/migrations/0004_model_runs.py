@@ -5,50 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('submissions', '0003_run_lease'),
+        ("submissions", "0003_run_lease"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='submission',
-            name='rows_done',
-            field=models.PositiveBigIntegerField(default=0, help_text='Rows the model has run.'),
+            model_name="submission",
+            name="rows_done",
+            field=models.PositiveBigIntegerField(default=0, help_text="Rows the model has run."),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='rows_total',
-            field=models.PositiveBigIntegerField(default=0, help_text='Rows the model runs on.'),
+            model_name="submission",
+            name="rows_total",
+            field=models.PositiveBigIntegerField(default=0, help_text="Rows the model runs on."),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='run_info',
-            field=models.JSONField(blank=True, default=dict, help_text='Per task: what the model run measured (run.json).'),
+            model_name="submission",
+            name="run_info",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Per task: what the model run measured (run.json).",
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='run_output',
-            field=models.FileField(blank=True, help_text='Predictions the model run wrote (a zip of <task>.parquet).', max_length=300, upload_to=submissions.models.run_output_upload_to),
+            model_name="submission",
+            name="run_output",
+            field=models.FileField(
+                blank=True,
+                help_text="Predictions the model run wrote (a zip of <task>.parquet).",
+                max_length=300,
+                upload_to=submissions.models.run_output_upload_to,
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='stage',
-            field=models.CharField(choices=[('run', 'Running the model'), ('score', 'Scoring')], default='score', max_length=8),
+            model_name="submission",
+            name="stage",
+            field=models.CharField(
+                choices=[("run", "Running the model"), ("score", "Scoring")],
+                default="score",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='stage_seconds',
-            field=models.JSONField(blank=True, default=dict, help_text='Seconds per stage: queued, fetch, run, score.'),
+            model_name="submission",
+            name="stage_seconds",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="Seconds per stage: queued, fetch, run, score."
+            ),
         ),
         migrations.AlterField(
-            model_name='submission',
-            name='file',
-            field=models.FileField(blank=True, help_text='The prediction file, or the model archive of an uploaded model.', max_length=300, upload_to=submissions.models.submission_upload_to),
+            model_name="submission",
+            name="file",
+            field=models.FileField(
+                blank=True,
+                help_text="The prediction file, or the model archive of an uploaded model.",
+                max_length=300,
+                upload_to=submissions.models.submission_upload_to,
+            ),
         ),
         migrations.AlterField(
-            model_name='submission',
-            name='model_sha',
-            field=models.CharField(blank=True, help_text='The Hub commit the revision resolved to, or sha256:<hex> of an archive.', max_length=80),
+            model_name="submission",
+            name="model_sha",
+            field=models.CharField(
+                blank=True,
+                help_text="The Hub commit the revision resolved to, or sha256:<hex> of an archive.",
+                max_length=80,
+            ),
         ),
     ]

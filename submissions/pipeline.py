@@ -189,6 +189,33 @@ def submission_fail(
     )
 
 
+def submission_fail_internal(*, submission_id: int, claim: int, exc: Exception, doing: str):
+    """The end of a run that raised unexpectedly. A lost database (a restart, a dropped
+    connection) is not a verdict, and recording needs the database too: re-raised, the run
+    ends, its heartbeats have stopped, and the reaper publishes the job again once the lease
+    expires. Anything else fails the submission as the platform's fault, logged with its
+    traceback frames but not its message, which could quote data."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning(
+            "%s submission %s lost the database: %s", doing, submission_id, type(exc).__name__
+        )
+        raise exc
+    logger.error(
+        "%s submission %s failed with %s:\n%s",
+        doing,
+        submission_id,
+        type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    submission_fail(
+        submission_id=submission_id,
+        claim=claim,
+        message=f"{doing} failed because of an internal error. It has been logged and does "
+        "not count towards your quota.",
+        by_platform=True,
+    )
+
+
 def submission_record(
     *, submission_id: int, claim: int, evaluations: list[Evaluation], stage_seconds=None
 ) -> bool:
@@ -357,26 +384,8 @@ def submission_score(*, submission_id: int) -> None:
             "slow (very long predictions, for example); it counts towards your quota."
         )
         return
-    except (OperationalError, InterfaceError) as exc:
-        # The database went away (a restart, a dropped connection): not the file's fault and
-        # not a failure to record, since recording needs the database too. The run ends; its
-        # heartbeats have stopped, so the reaper publishes the job again once the lease expires.
-        logger.warning(
-            "Scoring submission %s lost the database: %s", submission_id, type(exc).__name__
-        )
-        raise
     except Exception as exc:
-        logger.error(
-            "Scoring submission %s failed with %s:\n%s",
-            submission_id,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        fail(
-            "Scoring failed because of an internal error. It has been logged and does "
-            "not count towards your quota.",
-            by_platform=True,
-        )
+        submission_fail_internal(submission_id=submission_id, claim=claim, exc=exc, doing="Scoring")
         return
     submission_record(
         submission_id=submission_id,

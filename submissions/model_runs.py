@@ -17,7 +17,6 @@ import logging
 import shutil
 import tempfile
 import time
-import traceback
 import zipfile
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from benchmarks.models import Task
@@ -41,6 +40,7 @@ from submissions.pipeline import (
     enqueue,
     submission_claim,
     submission_fail,
+    submission_fail_internal,
 )
 from submissions.uploads import split_table
 
@@ -145,22 +145,40 @@ def model_folder(submission: Submission) -> Path:
         return model_sources.hub_fetch(
             repo_id=submission.model_repo_id, sha=submission.model_sha, **policy
         )
-    digest = submission.model_sha.removeprefix("sha256:")
+    with submission.file.open("rb") as archive:
+        return archive_unpacked(
+            archive=archive,
+            filename=submission.original_filename,
+            digest=submission.model_sha.removeprefix("sha256:"),
+            **policy,
+        )
+
+
+def archive_unpacked(
+    *, archive, filename: str, digest: str, allow_custom_code: bool, allow_pickle_weights: bool
+) -> Path:
+    """An uploaded model archive unpacked once per machine, into a folder keyed by its sha256
+    (the web process unpacks it to check it at upload; a worker on the same machine finds it
+    there), and checked against this benchmark's policy. Returns the folder that holds the
+    model's files: the archive's root or its one top folder."""
+    policy = {
+        "allow_custom_code": allow_custom_code,
+        "allow_pickle_weights": allow_pickle_weights,
+    }
     root = Path(settings.MODEL_FILES_DIR) / "archives"
     folder = root / digest
     if not folder.is_dir():
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=root, prefix=".unpacking-"))
         try:
-            with submission.file.open("rb") as f:
-                model_sources.archive_extract(
-                    fileobj=f, filename=submission.original_filename, dest=staging, **policy
-                )
-            with contextlib.suppress(OSError):  # another worker unpacked it meanwhile
+            archive.seek(0)
+            model_sources.archive_extract(
+                fileobj=archive, filename=filename, dest=staging, **policy
+            )
+            with contextlib.suppress(OSError):  # another process unpacked it meanwhile
                 staging.rename(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    # The model's files are at the archive's root or in its one top folder.
     tops = [p for p in folder.iterdir() if p.is_dir()]
     found = folder if (folder / "config.json").is_file() or len(tops) != 1 else tops[0]
     model_sources.model_folder_check(folder=found, **policy)
@@ -289,21 +307,9 @@ def submission_run(*, submission_id: int) -> None:
             "Fetching and running the model took longer than its time limit "
             f"({minutes} minutes in all) and was stopped; it counts towards your quota."
         )
-    except (OperationalError, InterfaceError) as exc:
-        # As in scoring: the database went away; the lease expires and the run is redone.
-        logger.warning("Model run %s lost the database: %s", submission_id, type(exc).__name__)
-        raise
     except Exception as exc:
-        logger.error(
-            "Model run of submission %s failed with %s:\n%s",
-            submission_id,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        fail(
-            "Running the model failed because of an internal error. It has been logged and "
-            "does not count towards your quota.",
-            by_platform=True,
+        submission_fail_internal(
+            submission_id=submission_id, claim=claim, exc=exc, doing="Running the model"
         )
     finally:
         for job_dir in job_dirs:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -227,8 +225,18 @@ def submission_create_model(
             submission.model_repo_id, submission.model_sha = repo_id, sha
             submission.model_revision = revision or "main"
         else:
-            _check_model_archive(archive, policy)
-            submission.model_sha = "sha256:" + model_runs.archive_digest(archive)
+            limit = settings.MAX_MODEL_ARCHIVE_MB
+            if archive.size > limit << 20:
+                raise SubmissionError(
+                    f"The archive is {archive.size / 2**20:.1f} MB; the limit is {limit} MB."
+                )
+            digest = model_runs.archive_digest(archive)
+            # Unpacked and checked now, as the run will use it, so a bad archive is refused
+            # at once (and a worker on this machine finds it unpacked).
+            model_runs.archive_unpacked(
+                archive=archive, filename=archive.name, digest=digest, **policy
+            )
+            submission.model_sha = "sha256:" + digest
             submission.original_filename = archive.name[:255]
     except model_sources.HubUnreachable as exc:  # not the participant's doing
         raise SubmissionError(exc.messages, status_code=503) from None
@@ -240,20 +248,6 @@ def submission_create_model(
         archive.seek(0)
         submission.file.save(stored_name(archive.name), archive, save=False)
     return _save_and_enqueue(submission, enforce_quota=enforce_quota)
-
-
-def _check_model_archive(archive: UploadedFile, policy: dict) -> None:
-    """Unpack the archive into a scratch folder and check it as the run will."""
-    limit = settings.MAX_MODEL_ARCHIVE_MB
-    if archive.size > limit << 20:
-        raise SubmissionError(
-            f"The archive is {archive.size / 2**20:.1f} MB; the limit is {limit} MB."
-        )
-    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as scratch:
-        archive.seek(0)
-        model_sources.archive_extract(
-            fileobj=archive, filename=archive.name, dest=Path(scratch), **policy
-        )
 
 
 def submission_cancel(*, submission: Submission) -> Submission:

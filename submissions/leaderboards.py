@@ -4,6 +4,7 @@ any metric in its own direction, ties explicit, missing values last. One query."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import BigIntegerField, Case, F, FloatField, Value, When, Window
 from django.db.models.fields.json import KT
@@ -38,9 +39,10 @@ class Leaderboard:
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
 
-    @property
+    @cached_property
     def has_efficiency(self) -> bool:
-        """Whether any row is a model run with measured speed and size (then shown)."""
+        """Whether any row is a model run with measured speed and size (then shown). Read once
+        per row by the template: computed once, after the rows are in."""
         return any(row.efficiency for row in self.rows)
 
 

@@ -187,6 +187,6 @@ def test_a_slice_measure_must_fit_its_column(tmp_path):
 def test_the_demo_bundle_is_small_and_balanced_enough_to_learn():
     bundle = bundle_load(Path(DEMO))
     counts = {s.name: s.num_rows for s in bundle.splits}
-    assert counts == {"train": 200, "dev": 100, "test": 200}
+    assert counts == {"train": 600, "dev": 300, "test": 600}
     labels = [r["label"] for r in frozen_rows(bundle.frozen("sst", "train").parquet)]
     assert 0.3 < labels.count("positive") / len(labels) < 0.7

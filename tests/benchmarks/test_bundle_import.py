@@ -164,7 +164,7 @@ class BenchmarkImportTests(BundleTestCase):
         splits = list(task.splits.all())
         self.assertEqual(
             [(s.name, s.role, s.num_rows) for s in splits],
-            [("train", "train", 200), ("dev", "public", 100), ("test", "hidden", 200)],
+            [("train", "train", 600), ("dev", "public", 300), ("test", "hidden", 600)],
         )
         for split in splits:
             with split.data.open("rb") as f:

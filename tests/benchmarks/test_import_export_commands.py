@@ -36,7 +36,7 @@ class ImportBenchmarkCommandTests(BundleTestCase):
 
         self.assertIn("Imported sentiment-mini: 1 tasks, 3 splits", out)
         test = Benchmark.objects.get().tasks.get().splits.get(name="test")
-        self.assertIn(f"sst/test (hidden): 200 rows, sha256 {test.fingerprint[:12]}", out)
+        self.assertIn(f"sst/test (hidden): 600 rows, sha256 {test.fingerprint[:12]}", out)
 
     def test_it_adds_the_maintainer(self):
         author = get_user_model().objects.create_user("author")

@@ -9,6 +9,10 @@
     metric at a time, no CIs or slices; for (a) it runs on a subsample and is extrapolated
     linearly (said in the output). Reference libraries (scikit-learn, rouge_score, sacreBLEU) are
     timed too where cheap enough. Data is synthetic, generated here with fixed seeds.
+
+Each benchmark also times score_split with and without the automatic slices
+(`automatic=False`), the median of `--repeats` runs each, alternating, and prints the ratio
+(target: at most 1.20).
 """
 
 from __future__ import annotations
@@ -50,6 +54,32 @@ def timed(fn):
 
 def report(label: str, rows: int, seconds: float) -> None:
     print(f"  {label:<58} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s")
+
+
+SETTINGS = {"repeats": 5}
+
+
+def automatic_overhead(spec: dict, gold: pa.Table, checked: pa.Table, resamples: int) -> None:
+    """Median scoring time with and without the automatic slices, runs alternating so that
+    drift of the machine hits both alike."""
+    repeats = SETTINGS["repeats"]
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(repeats):
+        for automatic in (False, True):
+            _, seconds = timed(
+                lambda a=automatic: score_split(
+                    spec, gold, checked, resamples=resamples, automatic=a
+                )
+            )
+            times[automatic].append(seconds)
+    without, with_ = (float(np.median(times[a])) for a in (False, True))
+    result = score_split(spec, gold, checked, resamples=resamples)
+    auto = {c["slice"] for c in result["slices"] if c.get("auto")}
+    print(
+        f"  automatic slices ({', '.join(sorted(auto))}): median of {repeats}, "
+        f"{without:.3f} s without, {with_:.3f} s with: ratio {with_ / without:.3f} "
+        f"(target <= 1.20)"
+    )
 
 
 def bench_classification(n: int, resamples: int, naive_rows: int) -> None:
@@ -118,6 +148,7 @@ def bench_classification(n: int, resamples: int, naive_rows: int) -> None:
     print(f"  ratio naive metrics only / ours end to end: {naive / total:.1f}x")
     acc = result["metrics"]["accuracy"]
     print(f"  accuracy {acc['value']:.4f} CI {acc['ci']}, {len(result['slices'])} slice cells")
+    automatic_overhead(spec, gold, checked, resamples)
 
 
 def bench_qa(n: int, resamples: int) -> None:
@@ -133,11 +164,18 @@ def bench_qa(n: int, resamples: int) -> None:
         for a, i in zip(answers, rng.integers(0, 5000, n), strict=True)
     ]
     ids = [str(i) for i in range(n)]
+    wh = np.array(["what", "who", "when", "where", "why", "how", "which", "does"])
+    questions = pa.array(
+        [
+            f"{w} {t}?"
+            for w, t in zip(rng.choice(wh, n), texts(rng, n, 3, 12).to_pylist(), strict=True)
+        ]
+    )
     gold = pa.table(
         {
             "id": ids,
-            "question": ["q"] * n,
-            "context": ["c"] * n,
+            "question": questions,
+            "context": texts(rng, n, 60, 160),
             "answers": pa.array(answers, pa.list_(pa.string())),
         }
     )
@@ -167,6 +205,7 @@ def bench_qa(n: int, resamples: int) -> None:
         f"  exact_match {result['metrics']['exact_match']['value']:.2f}"
         f" CI {result['metrics']['exact_match']['ci']}"
     )
+    automatic_overhead(spec, gold, checked, resamples)
 
 
 def bench_generation(n: int, resamples: int) -> None:
@@ -175,7 +214,7 @@ def bench_generation(n: int, resamples: int) -> None:
     refs = texts(rng, n, 8, 30, pool=n).to_pylist()
     hyps = texts(rng, n, 8, 30, pool=n).to_pylist()
     ids = [str(i) for i in range(n)]
-    gold = pa.table({"id": ids, "source": ["s"] * n, "reference": refs})
+    gold = pa.table({"id": ids, "source": texts(rng, n, 10, 60), "reference": refs})
     spec = {
         "slug": "gen",
         "type": "text-generation",
@@ -209,6 +248,7 @@ def bench_generation(n: int, resamples: int) -> None:
         f"  rougeL {result['metrics']['rougeL']['value']:.4f}"
         f" bleu {result['metrics']['bleu']['value']:.2f} CI {result['metrics']['bleu']['ci']}"
     )
+    automatic_overhead(spec, gold, checked, resamples)
 
 
 def main() -> None:
@@ -216,7 +256,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--only", choices=["a", "b", "c"], help="run one benchmark")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per median")
     args = parser.parse_args()
+    SETTINGS["repeats"] = max(1, args.repeats)
     size = lambda rows: max(1, int(rows * args.scale))  # noqa: E731
     if args.only in (None, "a"):
         bench_classification(size(1_000_000), args.resamples, naive_rows=size(100_000))

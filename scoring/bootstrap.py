@@ -130,6 +130,14 @@ def sum_intervals(
     return _collect(chunks(), resamples)
 
 
+def weight_chunks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The (size, n) resampled row counts of `resamples` seeded resamples, a chunk at a time:
+    the draws `weight_intervals` makes, and the paired bootstrap shares between systems."""
+    rng = np.random.default_rng(seed)
+    for size in _chunk_sizes(resamples, n):
+        yield resample_weights(rng, n, size)
+
+
 def weight_intervals(
     n: int,
     statistic: Callable[[np.ndarray], Stats],
@@ -140,10 +148,5 @@ def weight_intervals(
     """Intervals for statistic(weights), weights (B, n) being resampled row counts."""
     if n == 0 or resamples <= 0:
         return {}
-    rng = np.random.default_rng(seed)
-
-    def chunks() -> Iterator[Stats]:
-        for size in _chunk_sizes(resamples, n):
-            yield statistic(resample_weights(rng, n, size).astype(np.float64))
-
-    return _collect(chunks(), resamples)
+    chunks = (statistic(w.astype(np.float64)) for w in weight_chunks(n, resamples, seed))
+    return _collect(chunks, resamples)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring import tasktypes
+from scoring.autoslices import PREDICTED_LABEL, SKIPPED, automatic_partitions
 from scoring.bootstrap import RESAMPLES
 from scoring.metrics.base import CombinedScorer, Scorer
 from scoring.metrics.bleu import BleuScorer, ChrfScorer
@@ -157,9 +158,17 @@ def score_split(
     *,
     resamples: int = RESAMPLES,
     seed: int = 0,
+    automatic: bool = True,
+    examples: bool = False,
 ) -> dict:
     """Score one split. `predictions` is the output of `check_predictions`; `gold` the split's
-    frozen table. Returns {"metrics", "slices", "confusion", "provenance"} (see docs/formats.md)."""
+    frozen table. Returns {"metrics", "slices", "confusion", "provenance"} (see docs/formats.md),
+    and with `examples` also "examples", a table of one row per gold row (`example_table`).
+
+    Slices are the author's, then (with `automatic`) the automatic ones of
+    `scoring.autoslices` (cells marked `auto`), the predicted label for classification
+    (`by_prediction`) and the entity types for token classification (`unit: entities`).
+    Automatic slices that cannot be computed on this table are skipped."""
     gold_ids = _string_ids(gold[task_spec["columns"]["id"]])
     prediction = align_predictions(gold_ids, predictions)
     specs = metric_specs(task_spec)
@@ -172,24 +181,32 @@ def score_split(
         for key, value in values.items()
     }
 
+    measures: dict = {}  # word counts etc., shared by slices that bin the same column
+    partitions = [
+        (slice_spec, *slice_cells(slice_spec, gold, measures=measures))
+        for slice_spec in task_spec.get("slices") or []
+    ]
+    if automatic:
+        partitions += _automatic_partitions(task_spec, gold, scorer, measures)
     slices = []
-    for slice_spec in task_spec.get("slices") or []:
-        codes, names = slice_cells(slice_spec, gold)
+    for slice_spec, codes, names in partitions:
+        flags = {k: slice_spec[k] for k in ("auto", "by_prediction") if slice_spec.get(k)}
+        if slice_spec.get("unit") == "entities":
+            if not isinstance(scorer, SeqevalScorer):
+                continue
+            for name, n, cell in scorer.entity_type_cells():
+                slices.append(
+                    _cell(slice_spec["name"], name, n, cell, {**flags, "unit": "entities"})
+                )
+            continue
         sizes = np.bincount(codes, minlength=len(names))
         cells = scorer.cell_values(codes, len(names))
         for index, name in enumerate(names):
             if sizes[index] == 0:
                 continue  # an empty bin says nothing; listing it would only trip suppression
-            slices.append(
-                {
-                    "slice": slice_spec["name"],
-                    "cell": name,
-                    "n": int(sizes[index]),
-                    "metrics": {k: {"value": v, "ci": None} for k, v in cells[index].items()},
-                }
-            )
+            slices.append(_cell(slice_spec["name"], name, int(sizes[index]), cells[index], flags))
 
-    return {
+    result = {
         "metrics": metrics,
         "slices": slices,
         "confusion": scorer.confusion(),
@@ -200,3 +217,94 @@ def score_split(
             "seed": seed,
         },
     }
+    if examples:
+        rows = [(s["name"], c, n) for s, c, n in partitions if s.get("unit") != "entities"]
+        result["examples"] = example_table(task_spec, gold, gold_ids, prediction, scorer, rows)
+    return result
+
+
+def _cell(slice_name: str, name: str, n: int, values: dict, flags: dict) -> dict:
+    cell = {
+        "slice": slice_name,
+        "cell": name,
+        "n": n,
+        "metrics": {k: {"value": v, "ci": None} for k, v in values.items()},
+    }
+    return {**cell, **flags}
+
+
+def _automatic_partitions(
+    task_spec: dict, gold: pa.Table, scorer: Scorer, measures: dict
+) -> list[tuple[dict, np.ndarray, list[str]]]:
+    """The automatic slices' (spec, codes, names), plus the predicted label for
+    classification; none of them may fail the scoring of a valid bundle."""
+    try:
+        found = automatic_partitions(task_spec, gold, measures=measures)
+    except SKIPPED:
+        found = []
+    taken = {s.get("name") for s in task_spec.get("slices") or []}
+    taken |= {spec["name"] for spec, _, _ in found}
+    if isinstance(scorer, ClassificationScorer) and PREDICTED_LABEL not in taken:
+        spec = {"name": PREDICTED_LABEL, "auto": True, "by_prediction": True}
+        found.append((spec, scorer.pred_codes, list(scorer.labels)))
+    return found
+
+
+def example_table(
+    task_spec: dict,
+    gold: pa.Table,
+    gold_ids: pa.Array,
+    prediction: pa.Array,
+    scorer: Scorer,
+    partitions: list[tuple[str, np.ndarray, list[str]]],
+) -> pa.Table:
+    """One row per gold row, in gold order: `id`, `prediction` (native type, decoded; label
+    names for classification), `score` (per-example, float64), `correct` (bool, null where it
+    has no meaning) and `cell:<slice>` (the row's cell name) per row partition."""
+    score, correct = _example_scores(task_spec, gold, prediction, scorer)
+    n = len(gold_ids)
+    columns = {
+        "id": gold_ids,
+        "prediction": _native_prediction(task_spec, prediction, scorer),
+        "score": pa.array(np.asarray(score, dtype=np.float64), pa.float64()),
+        "correct": pa.array(correct, pa.bool_())
+        if correct is not None
+        else pa.nulls(n, pa.bool_()),
+    }
+    for name, codes, names in partitions:
+        columns[f"cell:{name}"] = pc.take(pa.array(names, pa.string()), pa.array(codes))
+    return pa.table(columns)
+
+
+def _native_prediction(task_spec: dict, prediction: pa.Array, scorer: Scorer) -> pa.Array:
+    if isinstance(scorer, ClassificationScorer):
+        return pc.take(pa.array(scorer.labels, pa.string()), pa.array(scorer.pred_codes))
+    type_ = prediction.type
+    if pa.types.is_dictionary(type_):
+        prediction = pc.cast(prediction, type_.value_type)
+    elif (pa.types.is_list(type_) or pa.types.is_large_list(type_)) and pa.types.is_dictionary(
+        type_.value_type
+    ):
+        prediction = pc.cast(prediction, pa.list_(type_.value_type.value_type))
+    if task_spec["type"] == tasktypes.REGRESSION:
+        prediction = pc.cast(prediction, pa.float64())
+    return prediction
+
+
+def _example_scores(
+    task_spec: dict, gold: pa.Table, prediction: pa.Array, scorer: Scorer
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-example scores from the scorer's per-row statistics. Generation: ROUGE-L F (0-1)
+    when rouge is among the metrics, else sentence chrF (0-100), computed here if chrF is not
+    among them either."""
+    if not isinstance(scorer, CombinedScorer):
+        return scorer.example_scores()
+    for kind in (RougeScorer, ChrfScorer):
+        for part in scorer.scorers:
+            if isinstance(part, kind):
+                return part.example_scores()
+    refs = [
+        r if r is not None else ""
+        for r in as_array(gold[task_spec["columns"]["label"]]).to_pylist()
+    ]
+    return ChrfScorer({}, _texts(prediction), refs).example_scores()

@@ -73,6 +73,17 @@ class Scorer:
     def confusion(self) -> dict | None:
         return None
 
+    def example_scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(score, correct) per row: a float64 per-example score (NaN where undefined) and
+        whether the row is right (None where that has no meaning)."""
+        raise NotImplementedError
+
+    def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Every key's value on each of the (R, n) resampled row counts `weights`: key → (R,)
+        array, NaN where undefined. The paired bootstrap evaluates several systems on the same
+        weights."""
+        raise NotImplementedError
+
 
 class SumScorer(Scorer):
     """A scorer whose metrics are a function of per-row statistics summed over rows: `stats` is
@@ -98,6 +109,11 @@ class SumScorer(Scorer):
 
         return sum_intervals(self.stats, self.finalize, resamples=resamples, seed=seed)
 
+    def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            found = self.finalize(np.asarray(weights, dtype=np.float64) @ self.stats)
+        return {k: np.asarray(v, dtype=np.float64) for k, v in found.items()}
+
 
 class CombinedScorer(Scorer):
     """Several scorers over the same rows (generation: ROUGE, BLEU and chrF), reported together."""
@@ -118,3 +134,6 @@ class CombinedScorer(Scorer):
 
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         return {k: v for s in self.scorers for k, v in s.intervals(resamples, seed).items()}
+
+    def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v for s in self.scorers for k, v in s.weighted_values(weights).items()}

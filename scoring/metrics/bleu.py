@@ -254,6 +254,11 @@ class ChrfScorer(_CorpusScorer):
         stats = [int(x) for x in np.rint(sums)]
         return as_float(self.metric._compute_score_from_stats(stats).score)
 
+    def example_scores(self) -> tuple[np.ndarray, None]:
+        """Each sentence's chrF (0-100): sacreBLEU's sentence score is the corpus formula on
+        that sentence's statistics."""
+        return self.finalize(self.stats)["chrf"], None
+
 
 def _features() -> list[dict]:
     return [

@@ -19,6 +19,7 @@ from typing import Any
 import datasets
 import evaluate
 import numpy as np
+import scipy.sparse as sp
 
 from scoring.bootstrap import confusion_intervals
 from scoring.metrics.base import Scorer, as_float, make_info, safe_divide
@@ -343,3 +344,18 @@ class ClassificationScorer(Scorer):
 
     def confusion(self) -> dict:
         return {"labels": self.labels, "matrix": self.cm.tolist()}
+
+    def example_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        correct = self.true_codes == self.pred_codes
+        return correct.astype(np.float64), correct
+
+    def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Scores of the confusion matrices of resampled rows: each (R, n) weight row summed
+        into the K² cells by one sparse product."""
+        k2 = len(self.labels) ** 2
+        n = len(self.flat)
+        cells = sp.csr_matrix((np.ones(n), (self.flat, np.arange(n))), shape=(k2, n))
+        cms = np.asarray(cells @ np.asarray(weights, dtype=np.float64).T).T
+        k = len(self.labels)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._scores(*class_counts(cms.reshape(-1, k, k)))

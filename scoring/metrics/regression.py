@@ -169,6 +169,35 @@ class RegressionScorer(Scorer):
             for i in range(n_cells)
         ]
 
+    def example_scores(self) -> tuple[np.ndarray, None]:
+        """Each row's absolute error (lower is better)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.abs(self.ref - self.pred), None
+
+    def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Every metric on each resample of the (R, n) row counts, as `intervals` computes
+        them; a correlation undefined on the scored rows is NaN throughout."""
+        weights = np.asarray(weights, dtype=np.float64)
+        defined = _defined(self.pred, self.ref)
+        out: dict[str, np.ndarray] = {}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            err = self.ref - self.pred
+            total = weights.sum(axis=1)
+            for name in self.names:
+                if name == "mse":
+                    out[name] = (weights @ (err * err)) / total
+                elif name == "mae":
+                    out[name] = (weights @ np.abs(err)) / total
+                elif not defined:
+                    out[name] = np.full(len(weights), np.nan)
+                elif name == "pearson":
+                    out[name] = resample_pearson(self.pred, self.ref, weights)
+                elif name == "spearman":
+                    rx = _weighted_ranks(self.pred, weights)
+                    ry = _weighted_ranks(self.ref, weights)
+                    out[name] = _weighted_corr(rx, ry, weights)
+        return out
+
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         """Percentile intervals. A resample whose predictions or references are constant has an
         undefined correlation and is left out of that interval; a correlation that is undefined

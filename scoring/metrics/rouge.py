@@ -213,6 +213,11 @@ class RougeScorer(SumScorer):
         scores = example_scores(predictions, references, self.keys, bool(spec.get("use_stemmer")))
         self.stats = np.column_stack([np.ones(len(scores)), scores])
 
+    def example_scores(self) -> tuple[np.ndarray, None]:
+        """Each row's ROUGE-L F-measure (0-1), or its first computed type's without rougeL."""
+        column = self.keys.index("rougeL") if "rougeL" in self.keys else 0
+        return self.stats[:, column + 1].copy(), None
+
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         count = sums[..., 0]
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -76,6 +76,10 @@ class SquadScorer(SumScorer):
             [np.ones(len(exact)), exact, f1, has, has * exact, has * f1, no, no * exact, no * f1]
         )
 
+    def example_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each question's F1 (0-100) and whether it is an exact match."""
+        return 100.0 * self.stats[:, 2], self.stats[:, 1] == 1.0
+
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         def pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -93,11 +93,29 @@ def entities(flat: np.ndarray, codes: TagCodes) -> tuple[np.ndarray, np.ndarray]
     return keys, ends - 1
 
 
+def gold_entity_types(references: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str]]:
+    """The type code of every entity of the reference sentences (seqeval's chunks, in order)
+    and the type names by code."""
+    codes = TagCodes()
+    flat, _ = _flatten(references, codes)
+    keys, _ = entities(flat, codes)
+    names = list(codes.types)
+    return keys % max(len(names), 1), names
+
+
 def example_stats(
     predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]
 ) -> np.ndarray:
     """Per sentence: [true entities, predicted entities, correct entities, tokens, right tokens].
     Sentences must have as many predicted tags as reference tags."""
+    return _analyse(predictions, references)[0]
+
+
+def _analyse(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]
+) -> tuple[np.ndarray, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]:
+    """`example_stats` and the entities behind them: (type names, type code of every true
+    entity, of every predicted entity, whether each true entity was predicted)."""
     codes = TagCodes()
     true_flat, starts = _flatten(references, codes)
     pred_flat, _ = _flatten(predictions, codes)
@@ -117,7 +135,9 @@ def example_stats(
     separators[-2:] = True  # the last sentence's "O" and the final "O"
     right = (true_flat == pred_flat) & ~separators
     tokens = np.fromiter((len(s) for s in references), np.float64, n)
-    return np.column_stack(
+    width = max(len(codes.types), 1)
+    found = (list(codes.types), true_keys % width, pred_keys % width, hit)
+    stats = np.column_stack(
         [
             per_sentence(true_ends),
             per_sentence(pred_ends),
@@ -126,6 +146,7 @@ def example_stats(
             per_sentence(np.flatnonzero(right)),
         ]
     ).astype(np.float64)
+    return stats, found
 
 
 def from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
@@ -146,10 +167,35 @@ class SeqevalScorer(SumScorer):
     def __init__(self, spec: dict, predictions: Sequence, references: Sequence):
         if spec.get("mode") not in (None, "default") or spec.get("scheme"):
             raise ValueError("only seqeval's default (conlleval) mode is supported")
-        self.stats = example_stats(predictions, references)
+        self.stats, self.entities = _analyse(predictions, references)
 
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         return from_sums(sums)
+
+    def example_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each sentence's token accuracy (NaN without tokens) and whether all its tags are
+        right."""
+        tokens, right = self.stats[:, 3], self.stats[:, 4]
+        score = np.full(len(tokens), np.nan)
+        np.divide(right, tokens, out=score, where=tokens > 0)
+        return score, right == tokens
+
+    def entity_type_cells(self) -> list[tuple[str, int, dict[str, float | None]]]:
+        """(type, gold entities, metrics) per entity type of the references, sorted by type:
+        precision, recall and F1 of that type's entities (seqeval's per-type report) under the
+        overall keys; token accuracy has no per-type meaning (None)."""
+        names, true_types, pred_types, hit = self.entities
+        k = max(len(names), 1)
+        true = np.bincount(true_types, minlength=k).astype(np.float64)
+        pred = np.bincount(pred_types, minlength=k).astype(np.float64)
+        correct = np.bincount(true_types, weights=hit.astype(np.float64), minlength=k)
+        sums = np.column_stack([true, pred, correct, np.zeros(k), np.zeros(k)])
+        values = from_sums(sums)
+        out = []
+        for code in sorted(np.flatnonzero(true).tolist(), key=lambda c: names[c]):
+            metrics = {key: as_float(values[key][code]) for key in KEYS[:3]}
+            out.append((names[code], int(true[code]), {**metrics, "overall_accuracy": None}))
+        return out
 
 
 def compute_from_arrays(

@@ -8,18 +8,19 @@ from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
-from submissions import services
-from submissions.access import get_own_submission_for, get_submission_for
+from submissions import analysis, services
+from submissions.access import get_own_submission_for, get_result_for
 from submissions.selectors import CELL_FIELDS, SelectionError, breakdown_for, leaderboard_for
 from submissions.serializers import (
     LeaderboardRowSerializer,
     ModelSubmissionSerializer,
     ModelSweepSerializer,
     PredictionUploadSerializer,
+    PrivacySerializer,
     SubmissionCreatedSerializer,
     SubmissionDetailSerializer,
 )
@@ -47,6 +48,7 @@ def submission_create(request, slug: str):
         "task": fields.get("task"),
         "name": fields["name"],
         "description": fields["description"],
+        "private": fields.get("private", False),
     }
     try:
         if is_model:
@@ -65,18 +67,20 @@ def submission_create(request, slug: str):
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([AllowAny])
 def submission_detail(request, submission_id: int):
-    submission = get_submission_for(request.user, submission_id)
+    """The owner and maintainers see any submission; anyone who can see a benchmark sees the
+    submissions shown on its boards (not private)."""
+    submission = get_result_for(request.user, submission_id)
     return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
 
 
 @api_view(["GET"])
-@permission_classes([IsAuthenticated])
+@permission_classes([AllowAny])
 def submission_breakdown(request, submission_id: int):
     """Per-slice metrics of one evaluation (docs/formats.md): `?task=&split=`, defaulting to the
     submission's first evaluation. Hidden splits come with small cells suppressed."""
-    submission = get_submission_for(request.user, submission_id)
+    submission = get_result_for(request.user, submission_id)
     params = request.query_params
     try:
         result = breakdown_for(
@@ -95,6 +99,20 @@ def submission_breakdown(request, submission_id: int):
             "confusion": result["confusion"],
         }
     )
+
+
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def submission_privacy(request, submission_id: int):
+    """The owner: `{"private": true}` keeps a submission off the public boards, `false` shows
+    it again."""
+    submission = get_own_submission_for(request.user, submission_id)
+    form = PrivacySerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    submission = services.submission_set_private(
+        submission=submission, private=form.validated_data["private"]
+    )
+    return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
 
 
 @api_view(["POST"])
@@ -129,6 +147,8 @@ def leaderboard(request, slug: str):
             task=params.get("task"),
             split=params.get("split"),
             sort=params.get("sort"),
+            slice_name=params.get("slice"),
+            cell=params.get("cell"),
         )
     except SelectionError as exc:
         return Response({"errors": [exc.message]}, status=exc.status_code)
@@ -152,6 +172,8 @@ def leaderboard(request, slug: str):
             "task": view.task.slug,
             "split": view.split.name,
             "sort": view.sort,
+            "slice": view.cell and {"slice": view.cell[0], "cell": view.cell[1]},
+            "slices": [{"slice": name, "cell": cell} for name, cell in view.cells],
             "columns": view.columns,
             "rows": LeaderboardRowSerializer(rows, many=True).data,
             "next": next_url,
@@ -182,3 +204,74 @@ def model_evaluate(request):
         for s in sweep.submissions
     ]
     return Response({"submissions": created, "skipped": sweep.skipped}, status=201)
+
+
+# Per-example analysis (submissions/analysis.py, docs/formats.md).
+
+
+def _next_link(request, page: dict) -> str | None:
+    if not page["has_next"]:
+        return None
+    query = request.query_params.copy()
+    query["page"] = str(page["page"] + 1)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+@api_view(["GET"])
+def submission_examples(request, submission_id: int):
+    """One public-split evaluation's rows (`?task=&split=&cell=<slice>:<cell>&gold=&predicted=
+    &correct=yes|no&q=&sort=worst|best|id&page=`), 50 a page, worst first. Hidden and withheld
+    splits: 403; train splits, unknown names, no per-example results: 404; a bad filter: 400."""
+    submission = analysis.submission_for(request.user, submission_id)
+    params = request.query_params
+    try:
+        browser = analysis.error_browser(
+            request.user, submission, task=params.get("task"), split=params.get("split")
+        )
+        query = browser.parse(params)
+        target = browser.target
+        image_url = analysis.example_image_url(submission.pk, target.task.slug, target.split.name)
+        page = browser.page(
+            query, image_url=lambda row_id: request.build_absolute_uri(image_url(row_id))
+        )
+    except analysis.SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    return Response(
+        {
+            "task": target.task.slug,
+            "split": target.split.name,
+            "count": page["count"],
+            "page": page["page"],
+            "pages": page["pages"],
+            "next": _next_link(request, page),
+            "rows": page["rows"],
+        }
+    )
+
+
+@api_view(["GET"])
+def benchmark_compare(request, slug: str):
+    """Two to four submissions on one task and split (`?task=&split=&submissions=12,15&page=`):
+    metrics with deltas to the first and paired-bootstrap intervals and p-values, slice cells
+    shown for all of them, and on public splits wins/ties/losses and the rows they disagree on
+    (`per_example.disagreements`, 50 a page)."""
+    benchmark = get_benchmark_for(request.user, slug)
+    params = request.query_params
+    try:
+        ids = analysis.parse_submission_ids(params.getlist("submissions"))
+        comparison = analysis.comparison_for(
+            request.user, benchmark, task=params.get("task"), split=params.get("split"), ids=ids
+        )
+        image_url = analysis.example_image_url(ids[0], comparison.task.slug, comparison.split.name)
+        payload = analysis.comparison_payload(
+            comparison,
+            page=analysis.page_number(params.get("page")),
+            image_url=lambda row_id: request.build_absolute_uri(image_url(row_id)),
+        )
+    except analysis.SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    detail = payload["per_example"].get("disagreements")
+    if detail is not None:
+        detail["next"] = _next_link(request, detail)
+        del detail["has_next"]
+    return Response(payload)

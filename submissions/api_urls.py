@@ -15,7 +15,18 @@ urlpatterns = [
         name="api-submission-breakdown",
     ),
     path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
+    path(
+        "submissions/<int:submission_id>/examples/",
+        api.submission_examples,
+        name="api-submission-examples",
+    ),
+    path("benchmarks/<slug:slug>/compare/", api.benchmark_compare, name="api-benchmark-compare"),
     path("models/evaluate/", api.model_evaluate, name="api-model-evaluate"),
+    path(
+        "submissions/<int:submission_id>/privacy/",
+        api.submission_privacy,
+        name="api-submission-privacy",
+    ),
     path(
         "submissions/<int:submission_id>/cancel/",
         api.submission_cancel,

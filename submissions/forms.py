@@ -19,7 +19,12 @@ class _SubmissionDetailsForm(forms.Form):
     description = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Optional: what you did, a link to a paper or code.",
+        help_text="Optional, in markdown: what you did, links to a paper, code or the model.",
+    )
+    private = forms.BooleanField(
+        required=False,
+        label="Keep private",
+        help_text="Off the public leaderboard; only you and the benchmark's maintainers see it.",
     )
 
     def __init__(self, *args, benchmark: Benchmark, **kwargs):
@@ -47,7 +52,7 @@ class SubmissionForm(_SubmissionDetailsForm):
         "<code>prediction</code> columns, or a .zip holding one file per task, named after "
         "the task (<code>&lt;task&gt;.csv</code>).",
     )
-    field_order = ["file", "task", "name", "description"]
+    field_order = ["file", "task", "name", "description", "private"]
 
 
 class ModelSubmissionForm(_SubmissionDetailsForm):
@@ -73,7 +78,16 @@ class ModelSubmissionForm(_SubmissionDetailsForm):
         help_text="A .zip or .tar.gz of a Hugging Face model folder (config.json, "
         "<code>*.safetensors</code>, tokenizer files), at its root or in one top folder.",
     )
-    field_order = ["kind", "repo_id", "revision", "model_archive", "task", "name", "description"]
+    field_order = [
+        "kind",
+        "repo_id",
+        "revision",
+        "model_archive",
+        "task",
+        "name",
+        "description",
+        "private",
+    ]
 
     def clean(self):
         cleaned = super().clean()

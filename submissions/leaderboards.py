@@ -12,7 +12,7 @@ from django.db.models.functions import Cast, RowNumber
 
 from benchmarks.models import Split, Task
 from scoring.tasktypes import lower_is_better, metric_keys
-from submissions.models import Evaluation, Submission
+from submissions.models import Evaluation, Submission, cell_key
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Leaderboard:
     split: Split
     sort: str
     columns: list[str]
+    cell: tuple[str, str] | None = None  # ranked on this slice cell's value of `sort`
     rows: list[Row] = field(default_factory=list)
 
     @cached_property
@@ -66,16 +67,26 @@ def default_split(task: Task) -> Split | None:
     return None
 
 
-def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> Leaderboard:
+def leaderboard_build(
+    *, task: Task, split: Split, sort: str | None = None, cell: tuple[str, str] | None = None
+) -> Leaderboard:
+    """The board of one task and split, ranked by `sort`; with `cell` (slice, cell name), by
+    the value of `sort` in that slice cell (submissions without one come last). Which cells a
+    viewer may rank on is the caller's to check."""
     columns = metric_columns(task)
     sort = sort if sort in columns else task.primary_metric
-    # A JSON null (an undefined metric) must sort as SQL NULL; SQLite's text extraction would
-    # turn it into the string 'null' and then 0.0, ranking it first on error metrics.
-    value = Case(
-        When(**{f"metrics__{sort}__value": None}, then=Value(None)),
-        default=Cast(KT(f"metrics__{sort}__value"), FloatField()),
-        output_field=FloatField(),
-    )
+    if cell is not None:
+        # Stored without undefined values: a missing key is SQL NULL on every database.
+        path = f"cell_values__{cell_key(*cell)}__{sort}"
+        value = Cast(KT(path), FloatField())
+    else:
+        # A JSON null (an undefined metric) must sort as SQL NULL; SQLite's text extraction
+        # would turn it into the string 'null' and then 0.0, ranking it first on error metrics.
+        value = Case(
+            When(**{f"metrics__{sort}__value": None}, then=Value(None)),
+            default=Cast(KT(f"metrics__{sort}__value"), FloatField()),
+            output_field=FloatField(),
+        )
     best_first = (
         value.asc(nulls_last=True) if lower_is_better(sort) else value.desc(nulls_last=True)
     )
@@ -96,7 +107,7 @@ def leaderboard_build(*, task: Task, split: Split, sort: str | None = None) -> L
         .filter(position=1)
         .order_by(*order)
     )
-    board = Leaderboard(task=task, split=split, sort=sort, columns=columns)
+    board = Leaderboard(task=task, split=split, sort=sort, columns=columns, cell=cell)
     previous, rank = object(), None
     for index, evaluation in enumerate(evaluations, start=1):
         current = evaluation.sort_value

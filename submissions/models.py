@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -32,7 +34,7 @@ class SubmissionQuerySet(models.QuerySet):
         )
 
     def on_leaderboards(self) -> SubmissionQuerySet:
-        return self.scored().filter(is_hidden=False, is_disqualified=False)
+        return self.scored().filter(is_hidden=False, is_disqualified=False, is_private=False)
 
 
 class Submission(models.Model):
@@ -134,6 +136,11 @@ class Submission(models.Model):
     is_disqualified = models.BooleanField(
         default=False, help_text="Left off leaderboards; the participant sees why."
     )
+    # Set by the participant: a private submission is left off public boards and its result
+    # page is seen by its owner, the benchmark's maintainers and staff only.
+    is_private = models.BooleanField(
+        default=False, help_text="Kept off public boards; only its owner and maintainers see it."
+    )
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -162,6 +169,11 @@ class Submission(models.Model):
         return self.name or self.original_filename or self.model_repo_id or f"#{self.pk}"
 
 
+def cell_key(slice_name: str, cell: str) -> str:
+    """The key of a slice cell in `Evaluation.cell_values`."""
+    return "c" + hashlib.sha1(f"{slice_name}\0{cell}".encode()).hexdigest()[:16]
+
+
 class Evaluation(models.Model):
     """Scores of one submission on one split of one task, with everything needed to reproduce
     them (provenance)."""
@@ -181,6 +193,14 @@ class Evaluation(models.Model):
     confusion = models.JSONField(null=True, blank=True)
     efficiency = models.JSONField(null=True, blank=True)
     provenance = models.JSONField(default=dict)
+    # Slice cells' metric values keyed by `cell_key(slice, cell)` (a hash: safe in a JSON path on
+    # every database), undefined values left out, so that a board can rank on one cell in SQL.
+    # Derived from `slices`; which cells a viewer may rank on is decided when shown.
+    cell_values = models.JSONField(default=dict, blank=True)
+    # Per-example results (id, prediction, score, correct, slice cells) as Parquet, in gold
+    # order. Private: read by the error browser (public splits only) and the comparison's
+    # paired bootstrap; never served as a file.
+    examples = models.FileField(upload_to="examples/%Y/%m/", blank=True, max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,10 +212,26 @@ class Evaluation(models.Model):
     def __str__(self) -> str:
         return f"{self.submission_id} on {self.split}"
 
+    def save(self, *args, **kwargs):
+        self.cell_values = self.cell_values_compute()
+        super().save(*args, **kwargs)
+
     @cached_property
     def display_metrics(self) -> dict:
         """The metric entries with the display scale of each (from the task's metric specs)."""
         return with_scales(self.metrics, key_scales(self.task.metrics))
+
+    def cell_values_compute(self) -> dict:
+        """`cell_values` from `slices`."""
+        return {
+            cell_key(cell["slice"], cell["cell"]): {
+                k: v["value"]
+                for k, v in (cell.get("metrics") or {}).items()
+                if v and v.get("value") is not None
+            }
+            for cell in self.slices or []
+            if cell.get("n")
+        }
 
     def value(self, key: str) -> float | None:
         entry = self.metrics.get(key)

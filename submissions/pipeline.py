@@ -14,8 +14,11 @@ import time
 import traceback
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
@@ -293,10 +296,14 @@ def provenance_for(split: Split, result_provenance: dict, model: dict | None = N
     }
 
 
-def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Evaluation]:
+def evaluations_compute(
+    *, submission: Submission, on_progress=None, examples: bool = True
+) -> list[Evaluation]:
     """Score every task file of a submission on every scored split (unsaved Evaluations): the
     uploaded prediction file, or the predictions a model run wrote (a zip of one Parquet file
-    per task, checked exactly like an upload)."""
+    per task, checked exactly like an upload). With `examples`, each evaluation's per-example
+    results are written to storage (`Evaluation.examples`); `examples_discard` removes them
+    again if the evaluations are not kept."""
     model = submission.kind == Submission.Kind.MODEL
     stored = submission.run_output if model else submission.file
     with stored.open("rb") as f:
@@ -309,23 +316,24 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
     splits = {tf.task.pk: list(tf.task.scored_splits) for tf in files}
     total = sum(len(task_splits) for task_splits in splits.values())
     evaluations = []
-    for tf in files:
-        predictions = read_and_check(tf)
-        spec = tf.task.spec()
-        made_by = model_provenance(submission, tf.task.slug)
-        for split in splits[tf.task.pk]:
-            try:
-                result = score_split(
-                    spec,
-                    split_table(split),
-                    predictions,
-                    resamples=settings.BOOTSTRAP_RESAMPLES,
-                    seed=0,
-                )
-            except PredictionFileError as exc:
-                raise PredictionsRejected(exc.messages) from None
-            evaluations.append(
-                Evaluation(
+    try:
+        for tf in files:
+            predictions = read_and_check(tf)
+            spec = tf.task.spec()
+            made_by = model_provenance(submission, tf.task.slug)
+            for split in splits[tf.task.pk]:
+                try:
+                    result = score_split(
+                        spec,
+                        split_table(split),
+                        predictions,
+                        resamples=settings.BOOTSTRAP_RESAMPLES,
+                        seed=0,
+                        examples=examples,
+                    )
+                except PredictionFileError as exc:
+                    raise PredictionsRejected(exc.messages) from None
+                evaluation = Evaluation(
                     submission=submission,
                     task=tf.task,
                     split=split,
@@ -335,10 +343,31 @@ def evaluations_compute(*, submission: Submission, on_progress=None) -> list[Eva
                     efficiency=efficiency_for(submission, tf.task.slug) if model else None,
                     provenance=provenance_for(split, result["provenance"], model=made_by),
                 )
-            )
-            if on_progress:
-                on_progress(len(evaluations) / total)
+                evaluation.cell_values = evaluation.cell_values_compute()
+                if result.get("examples") is not None:
+                    examples_store(evaluation, result["examples"])
+                evaluations.append(evaluation)
+                if on_progress:
+                    on_progress(len(evaluations) / total)
+    except BaseException:
+        examples_discard(evaluations)  # a failed run keeps none of its per-example files
+        raise
     return evaluations
+
+
+def examples_store(evaluation: Evaluation, table: pa.Table) -> None:
+    """Write an evaluation's per-example results (Parquet) to storage, unsaved."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    name = f"{evaluation.submission_id}-{evaluation.split_id}.parquet"
+    evaluation.examples.save(name, ContentFile(sink.getvalue()), save=False)
+
+
+def examples_discard(evaluations: list[Evaluation]) -> None:
+    """Remove the stored per-example results of evaluations that were not kept."""
+    for evaluation in evaluations:
+        if evaluation.examples:
+            evaluation.examples.delete(save=False)
 
 
 def submission_score(*, submission_id: int) -> None:
@@ -387,12 +416,14 @@ def submission_score(*, submission_id: int) -> None:
     except Exception as exc:
         submission_fail_internal(submission_id=submission_id, claim=claim, exc=exc, doing="Scoring")
         return
-    submission_record(
+    recorded = submission_record(
         submission_id=submission_id,
         claim=claim,
         evaluations=evaluations,
         stage_seconds={**submission.stage_seconds, "score": time.monotonic() - started},
     )
+    if not recorded:
+        examples_discard(evaluations)  # cancelled or taken over: its results are not kept
 
 
 def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:
@@ -404,7 +435,7 @@ def submission_rescore(*, submission: Submission, save: bool = True) -> list[dic
         for e in submission.evaluations.all()
         for key, entry in e.metrics.items()
     }
-    new_evaluations = evaluations_compute(submission=submission)
+    new_evaluations = evaluations_compute(submission=submission, examples=save)
     changes = []
     for evaluation in new_evaluations:
         for key, entry in evaluation.metrics.items():
@@ -424,7 +455,9 @@ def submission_rescore(*, submission: Submission, save: bool = True) -> list[dic
                     }
                 )
     if save:
+        replaced = list(Evaluation.objects.filter(submission=submission))
         with transaction.atomic():
             Evaluation.objects.filter(submission=submission).delete()
             Evaluation.objects.bulk_create(new_evaluations)
+            transaction.on_commit(lambda: examples_discard(replaced))
     return changes

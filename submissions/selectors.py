@@ -24,6 +24,7 @@ from django.http import Http404
 
 from benchmarks.access import can_maintain
 from benchmarks.models import Benchmark, Split, Task
+from scoring.autoslices import automatic_columns, automatic_specs
 from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
@@ -58,45 +59,64 @@ def visible_slices(evaluation: Evaluation) -> list[dict]:
     return [{**cell, "suppressed": False} for cell in cells]
 
 
-# Which cells a hidden split may publish depends on its rows, the task's current slice specs and
-# MIN_SLICE_SIZE only (never on labels or predictions), so it is computed once per process for
-# each such combination and applies to every evaluation of the split. Being decided when shown,
-# a new rule or a slice added in the admin needs no rescoring.
+# Which cells a hidden split may publish depends on its rows, the task's current slice specs
+# (the author's and the automatic ones, derived from the rows) and MIN_SLICE_SIZE only — never on
+# predictions — so it is computed once per process for each such combination and applies to
+# every evaluation of the split. Being decided when shown, a new rule or a slice added in the
+# admin needs no rescoring.
 _PUBLICATIONS: OrderedDict[tuple, Publication] = OrderedDict()
 _PUBLICATIONS_SIZE = 64
 _PUBLICATIONS_LOCK = threading.Lock()
 
 
-def slice_publication(split: Split, task: Task) -> Publication:
+def slice_publication(split: Split, task: Task, *, min_size: int | None = None) -> Publication:
     """The cells of `split` that may be shown under `task`'s current slices (docs/formats.md,
-    "Breakdowns and leakage rules"). If the split cannot be read, none may."""
+    "Breakdowns and leakage rules"); with `min_size` 1, every nonempty cell. If the split cannot
+    be read, none may."""
+    min_size = settings.MIN_SLICE_SIZE if min_size is None else min_size
     specs = [spec for spec in task.slices or [] if isinstance(spec, dict)]
-    key = (split.pk, split.fingerprint, json.dumps(specs, sort_keys=True), settings.MIN_SLICE_SIZE)
+    key = (split.pk, split.fingerprint, json.dumps(specs, sort_keys=True), min_size)
     with _PUBLICATIONS_LOCK:
         publication = _PUBLICATIONS.get(key)
         if publication is not None:
             _PUBLICATIONS.move_to_end(key)
             return publication
-    # Only input and metadata columns are read: a spec naming another column (the label, say)
-    # computes nothing, and publishes nothing.
+    # An author's spec reads input and metadata columns only: one naming another column (the
+    # label, say) computes nothing, and publishes nothing. Automatic slices read what they need.
     usable = {*task.input_columns, *task.metadata_columns}
-    named = {spec.get("column") for spec in specs if isinstance(spec.get("column"), str)}
-    columns = tuple(sorted(named & usable))
+    specs = [spec for spec in specs if spec.get("column") in usable]
+    task_spec = task.spec()
+    named = {spec["column"] for spec in specs} | set(automatic_columns(task_spec))
+    columns = tuple(sorted(named))
     try:
         gold = split_table(split, columns) if columns else pa.table({})
-    except (OSError, ValueError, pa.ArrowException) as exc:
+        specs += automatic_specs(task_spec, gold)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         logger.warning(
             "Slices of split %s could not be read (%s): all its cells are suppressed.",
             split.pk,
             type(exc).__name__,
         )
         return Publication(sizes={}, shown=frozenset())
-    publication = hidden_publication(specs, gold, settings.MIN_SLICE_SIZE)
+    publication = hidden_publication(specs, gold, min_size)
     with _PUBLICATIONS_LOCK:
         _PUBLICATIONS[key] = publication
         while len(_PUBLICATIONS) > _PUBLICATIONS_SIZE:
             _PUBLICATIONS.popitem(last=False)
     return publication
+
+
+def rankable_cells(split: Split, task: Task) -> list[tuple[str, str]]:
+    """The slice cells a board of `split` may be ranked on: on a hidden split those it
+    publishes (the same for every evaluation of the split), elsewhere every nonempty cell.
+    Cells that depend on predictions (a predicted label) are never offered: they hold different
+    rows for each submission."""
+    every = slice_publication(split, task, min_size=1).sizes
+    cells = [(name, cell) for name, sizes in every.items() for cell in sizes]
+    if split.role == Split.Role.HIDDEN:
+        shown = slice_publication(split, task).shown
+        cells = [c for c in cells if c in shown]
+    return cells
 
 
 def visible_confusion(evaluation: Evaluation) -> dict | None:
@@ -173,6 +193,49 @@ def breakdown_cells(result: dict) -> list[dict]:
     return cells
 
 
+# What of an evaluation's provenance is shown: enough to reproduce the numbers (which data,
+# which model, which code), nothing about the machine or the files behind them.
+PROVENANCE_FIELDS = ("metrics", "libraries", "resamples", "seed", "scorer_version", "scored_at")
+SPLIT_PROVENANCE_FIELDS = ("name", "fingerprint", "rows", "hub_repo_id", "hub_commit")
+MODEL_PROVENANCE_FIELDS = (
+    "repo_id", "revision", "sha", "archive", "device", "dtype", "torch", "transformers"
+)  # fmt: skip
+
+
+def visible_provenance(evaluation: Evaluation) -> dict:
+    """An evaluation's provenance, whitelisted: split fingerprint and size, model and commit,
+    metric and library versions, bootstrap settings."""
+    stored = evaluation.provenance or {}
+    shown = {k: stored.get(k) for k in PROVENANCE_FIELDS if k in stored}
+    if isinstance(stored.get("split"), dict):
+        split = stored["split"]
+        shown["split"] = {k: split[k] for k in SPLIT_PROVENANCE_FIELDS if k in split}
+    if isinstance(stored.get("model"), dict):
+        model = stored["model"]
+        shown["model"] = {k: model[k] for k in MODEL_PROVENANCE_FIELDS if k in model}
+    return shown
+
+
+def result_details(result: dict) -> dict:
+    """A visible, not withheld evaluation with what its result page shows besides the metrics:
+    metric columns in order, the primary metric, breakdown cells worst first, provenance."""
+    evaluation = result["evaluation"]
+    return {
+        **result,
+        "columns": evaluation_columns(evaluation),
+        "primary": evaluation.task.primary_metric,
+        "cells": breakdown_cells(result),
+        "provenance": visible_provenance(evaluation),
+    }
+
+
+def model_url(submission: Submission) -> str | None:
+    """The Hub page of a model submission's repository at the commit that ran."""
+    if not submission.model_repo_id or not submission.model_sha:
+        return None
+    return f"https://huggingface.co/{submission.model_repo_id}/tree/{submission.model_sha}"
+
+
 def breakdown_for(user, submission: Submission, *, task: str | None, split: str | None) -> dict:
     """The breakdown of one evaluation (the first matching `task` and `split`), as the API and
     the status page show it. Raises Http404 when there is none, SelectionError(403) while its
@@ -210,6 +273,7 @@ class BoardView:
     sort: str
     columns: list[str]
     user: object
+    cell: tuple[str, str] | None = None  # rank on this slice cell
 
     @cached_property
     def is_maintainer(self) -> bool:
@@ -225,7 +289,14 @@ class BoardView:
     def board(self) -> Leaderboard | None:
         if self.split is None or self.withheld:
             return None
-        return leaderboard_build(task=self.task, split=self.split, sort=self.sort)
+        return leaderboard_build(task=self.task, split=self.split, sort=self.sort, cell=self.cell)
+
+    @cached_property
+    def cells(self) -> list[tuple[str, str]]:
+        """The slice cells this board may be ranked on (the slice picker's choices)."""
+        if self.split is None or self.withheld:
+            return []
+        return rankable_cells(self.split, self.task)
 
     def context(self) -> dict:
         """Everything a page needs, as template variables."""
@@ -234,16 +305,26 @@ class BoardView:
             "is_maintainer": self.is_maintainer,
             "withheld": self.withheld,
             "board": self.board,
+            "cells": self.cells,
+            "min_slice_size": settings.MIN_SLICE_SIZE,
         }
 
 
 def leaderboard_for(
-    user, benchmark: Benchmark, *, task: str | None, split: str | None, sort: str | None
+    user,
+    benchmark: Benchmark,
+    *,
+    task: str | None,
+    split: str | None,
+    sort: str | None,
+    slice_name: str | None = None,
+    cell: str | None = None,
 ) -> BoardView:
     """The board a user asked for: `task` defaults to the first task, `split` to the task's
     first hidden split whose scores are visible now (else its first public split), `sort` to
-    the primary metric. An unknown task or split is a 404, a split that is not scored or an
-    unknown sort metric a SelectionError."""
+    the primary metric; `slice_name` and `cell` rank it on one slice cell. An unknown task or
+    split is a 404; a split that is not scored, an unknown sort metric or a cell the board
+    cannot be ranked on, a SelectionError."""
     # Tasks and their splits in two queries; everything below picks from them.
     tasks = list(benchmark.tasks.prefetch_related("splits"))
     task_obj = (
@@ -272,7 +353,7 @@ def leaderboard_for(
     sort = sort or task_obj.primary_metric
     if sort not in columns:
         raise SelectionError(f"Unknown sort metric '{sort}': use one of {', '.join(columns)}.")
-    return BoardView(
+    view = BoardView(
         benchmark=benchmark,
         tasks=tasks,
         task=task_obj,
@@ -282,6 +363,18 @@ def leaderboard_for(
         columns=columns,
         user=user,
     )
+    if slice_name or cell:
+        chosen = (slice_name or "", cell or "")
+        if chosen not in view.cells:
+            shown = ", ".join(f"{s}: {c}" for s, c in view.cells[:8]) or "none on this split"
+            more = " …" if len(view.cells) > 8 else ""
+            raise SelectionError(
+                f"This board cannot be ranked on slice '{chosen[0]}', cell '{chosen[1]}' "
+                f"(give both 'slice' and 'cell'; on a hidden split only cells with enough rows "
+                f"are offered). Cells: {shown}{more}."
+            )
+        view.cell = chosen
+    return view
 
 
 @dataclass

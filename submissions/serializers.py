@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from benchmarks.models import Benchmark, Task
 from submissions.models import Submission
-from submissions.selectors import visible_evaluations
+from submissions.selectors import visible_evaluations, visible_provenance
 
 
 class SubmissionDetailsSerializer(serializers.Serializer):
@@ -25,6 +25,7 @@ class SubmissionDetailsSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    private = serializers.BooleanField(required=False, default=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,6 +41,17 @@ class PredictionUploadSerializer(SubmissionDetailsSerializer):
             "required": "Attach a prediction file (field 'file').",
             "empty": "The file is empty.",
             "invalid": "Send the prediction file as a multipart upload in the field 'file'.",
+        }
+    )
+
+
+class PrivacySerializer(serializers.Serializer):
+    """The owner's choice: `{"private": true}` or `false`."""
+
+    private = serializers.BooleanField(
+        error_messages={
+            "required": 'Send {"private": true} or {"private": false}.',
+            "invalid": '"private" must be true or false.',
         }
     )
 
@@ -123,6 +135,10 @@ class EvaluationSerializer(serializers.Serializer):
     slices = serializers.JSONField(allow_null=True, read_only=True)
     confusion = serializers.JSONField(allow_null=True, read_only=True)
     efficiency = serializers.JSONField(allow_null=True, read_only=True)
+    provenance = serializers.SerializerMethodField()
+
+    def get_provenance(self, result: dict) -> dict | None:
+        return None if result["withheld"] else visible_provenance(result["evaluation"])
 
 
 class ModelReferenceSerializer(serializers.Serializer):
@@ -135,10 +151,12 @@ class ModelReferenceSerializer(serializers.Serializer):
 
 
 class SubmissionDetailSerializer(serializers.ModelSerializer):
-    """What the owner (or a maintainer) sees of a submission. Needs `request` in its context."""
+    """A submission as its owner and maintainers see it, and (once on a public board) everyone
+    who can see the board. Needs `request` in its context."""
 
     benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    participant = serializers.CharField(source="participant.username", read_only=True)
     error = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     evaluations = serializers.SerializerMethodField()
@@ -152,7 +170,11 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
             "benchmark",
             "task",
             "kind",
+            "participant",
             "name",
+            "description",
+            "is_private",
+            "is_baseline",
             "status",
             "stage",
             "progress",
@@ -196,3 +218,5 @@ class LeaderboardRowSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
     metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)
     efficiency = serializers.JSONField(source="evaluation.efficiency", read_only=True)
+    # The value the board is ranked on: the sort metric overall, or in the chosen slice cell.
+    value = serializers.FloatField(allow_null=True, read_only=True)

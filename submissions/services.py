@@ -111,6 +111,7 @@ def submission_create(
     task: Task | None = None,
     name: str = "",
     description: str = "",
+    private: bool = False,
 ) -> Submission:
     """Accept a prediction file: check the policy and quota, validate the file completely (so a
     participant hears about a bad file at once, not from a failed run), store it and enqueue
@@ -142,6 +143,7 @@ def submission_create(
         original_filename=uploaded_file.name[:255],
         name=name.strip()[:200],
         description=description.strip(),
+        is_private=private,
         celery_task_id=str(uuid.uuid4()),
     )
     uploaded_file.seek(0)
@@ -184,6 +186,7 @@ def submission_create_model(
     task: Task | None = None,
     name: str = "",
     description: str = "",
+    private: bool = False,
     enforce_quota: bool = True,
 ) -> Submission:
     """Accept a model: a Hub repository (its revision resolved to a commit now, so the run uses
@@ -217,6 +220,7 @@ def submission_create_model(
         stage=Submission.Stage.RUN,
         name=name.strip()[:200],
         description=description.strip(),
+        is_private=private,
         celery_task_id=str(uuid.uuid4()),
     )
     try:
@@ -248,6 +252,14 @@ def submission_create_model(
         archive.seek(0)
         submission.file.save(stored_name(archive.name), archive, save=False)
     return _save_and_enqueue(submission, enforce_quota=enforce_quota)
+
+
+def submission_set_private(*, submission: Submission, private: bool) -> Submission:
+    """The owner's choice: a private submission is left off public boards, and its results are
+    seen by its owner and the benchmark's maintainers only."""
+    Submission.objects.filter(pk=submission.pk).update(is_private=private)
+    submission.is_private = private
+    return submission
 
 
 def submission_cancel(*, submission: Submission) -> Submission:

@@ -6,6 +6,14 @@ urlpatterns = [
     path("submissions/", views.my_submissions, name="my_submissions"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
+    path("submissions/<int:pk>/privacy/", views.submission_privacy, name="submission_privacy"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),
     path("b/<slug:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
+    path("submissions/<int:pk>/errors/", views.submission_errors, name="submission_errors"),
+    path(
+        "submissions/<int:pk>/errors/image/",
+        views.submission_example_image,
+        name="submission_example_image",
+    ),
+    path("b/<slug:slug>/compare/", views.benchmark_compare, name="benchmark_compare"),
 ]

@@ -5,21 +5,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from benchmarks.access import get_benchmark_for
-from submissions import services
-from submissions.access import get_own_submission_for, get_submission_for
+from submissions import analysis, charts, services
+from submissions.access import (
+    can_see_submission,
+    get_own_submission_for,
+    get_result_for,
+    is_on_boards,
+)
 from submissions.forms import ModelSubmissionForm, SubmissionForm
 from submissions.models import Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
-    breakdown_cells,
-    evaluation_columns,
     leaderboard_for,
+    model_url,
     queue_wait,
+    result_details,
     visible_evaluations,
 )
 
@@ -49,6 +54,7 @@ def submission_create(request, slug):
                 "task": fields.get("task"),
                 "name": fields["name"],
                 "description": fields["description"],
+                "private": fields.get("private", False),
             }
             try:
                 if is_model:
@@ -77,30 +83,44 @@ def submission_create(request, slug):
     return render(request, "submissions/submission_form.html", context, status=status)
 
 
-@login_required
 @require_GET
 def submission_detail(request, pk):
-    submission = get_submission_for(request.user, pk)
+    """A submission's page: its status for the owner and maintainers; its public result page
+    (metrics, breakdowns, provenance) for anyone who can see a board it is shown on."""
+    submission = get_result_for(request.user, pk)
     results = []
     if submission.status == Submission.Status.SCORED:
         results = [
-            result
-            if result["withheld"]
-            else {
-                **result,
-                "columns": evaluation_columns(result["evaluation"]),
-                "primary": result["evaluation"].task.primary_metric,
-                "cells": breakdown_cells(result),
-            }
+            result if result["withheld"] else result_details(result)
             for result in visible_evaluations(request.user, submission)
         ]
+        for result in results:
+            result.update(charts.charts_for(result))
     context = {
         "submission": submission,
         "results": results,
+        "is_owner": submission.participant_id == request.user.pk,
+        "is_insider": can_see_submission(request.user, submission),
+        "on_boards": is_on_boards(submission),
+        "model_url": model_url(submission),
         "waiting": queue_wait(submission),
         "min_slice_size": settings.MIN_SLICE_SIZE,
     }
     return render(request, "submissions/submission_detail.html", context)
+
+
+@login_required
+@require_POST
+def submission_privacy(request, pk):
+    """The owner keeps a submission private, or shows it on the boards again."""
+    submission = get_own_submission_for(request.user, pk)
+    private = request.POST.get("private") == "1"
+    services.submission_set_private(submission=submission, private=private)
+    if private:
+        messages.success(request, "This submission is private now: it is off the public boards.")
+    else:
+        messages.success(request, "This submission is public again.")
+    return redirect("submission_detail", pk=submission.pk)
 
 
 @login_required
@@ -140,14 +160,147 @@ def my_submissions(request):
 @require_GET
 def leaderboard(request, slug):
     benchmark = get_benchmark_for(request.user, slug)
-    params = {k: request.GET.get(k) for k in ("task", "split", "sort")}
+    params = {k: request.GET.get(k) for k in ("task", "split", "sort", "cell")}
+    params["slice_name"] = request.GET.get("slice")
     try:
         view = leaderboard_for(request.user, benchmark, **params)
     except SelectionError as exc:
         if exc.status_code == 404:
             raise Http404(exc.message) from None
         # The same answer as the API's, in the page: what was wrong and what to use instead.
-        view = leaderboard_for(request.user, benchmark, **{**params, "sort": None})
+        plain = {**params, "sort": None, "slice_name": None, "cell": None}
+        view = leaderboard_for(request.user, benchmark, **plain)
         context = {**view.context(), "error": exc.message}
         return render(request, "submissions/leaderboard.html", context, status=400)
     return render(request, "submissions/leaderboard.html", view.context())
+
+
+# Per-example analysis (submissions/analysis.py): the error browser of a public split, the
+# thumbnails it shows, and comparisons of submissions.
+
+
+def _page_link(request, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return f"?{query.urlencode()}"
+
+
+@require_GET
+def submission_errors(request, pk):
+    """The error browser: one public-split evaluation's rows, filtered by slice cell, gold and
+    predicted label, correctness and text, worst first, 50 a page. Hidden, train and withheld
+    splits: the page says why (403/404), and reads none of their rows."""
+    submission = analysis.submission_for(request.user, pk)
+    params = request.GET
+    context = {
+        "submission": submission,
+        "browsable": analysis.browsable(request.user, submission),
+    }
+    try:
+        browser = analysis.error_browser(
+            request.user, submission, task=params.get("task"), split=params.get("split")
+        )
+    except SelectionError as exc:
+        context["refusal"] = exc.message
+        return render(request, "submissions/errors.html", context, status=exc.status_code)
+    target = browser.target
+    context.update(browser=browser, target=target, options=browser.options(), q=params.get("q", ""))
+    try:
+        query = browser.parse(params)
+        page = browser.page(
+            query, image_url=analysis.example_image_url(pk, target.task.slug, target.split.name)
+        )
+    except SelectionError as exc:
+        context["error"] = exc.message
+        return render(request, "submissions/errors.html", context, status=exc.status_code)
+    context.update(
+        query=query,
+        page=page,
+        rows=analysis.decorate_for_page(target.task, page["rows"]),
+        previous_link=_page_link(request, page["page"] - 1) if page["page"] > 1 else None,
+        next_link=_page_link(request, page["page"] + 1) if page["has_next"] else None,
+    )
+    return render(request, "submissions/errors.html", context)
+
+
+@require_GET
+def submission_example_image(request, pk):
+    """The image input of one public-split row (`?task=&split=&id=`), for the error browser's
+    thumbnails: PNG, JPEG, GIF or WebP only, sniffed from its bytes; a 404 otherwise, and for
+    any split whose rows the browser does not show."""
+    submission = analysis.submission_for(request.user, pk)
+    params = request.GET
+    try:
+        target = analysis.error_target(
+            request.user, submission, task=params.get("task"), split=params.get("split")
+        )
+    except SelectionError:
+        raise Http404("No such image.") from None
+    data, content_type = analysis.image_bytes(target.split, target.task, params.get("id") or "")
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def benchmark_compare(request, slug):
+    """Two to four submissions side by side on one task and split (`?task=&split=&s=&s=`):
+    metrics with deltas to the first, paired-bootstrap intervals and p-values, slice cells
+    shown for all of them; on public splits, wins/ties/losses and the rows they disagree on."""
+    benchmark = get_benchmark_for(request.user, slug)
+    params = request.GET
+    context = {"benchmark": benchmark}
+    try:
+        task, split = analysis.compare_task_split(
+            benchmark, params.get("task"), params.get("split")
+        )
+    except SelectionError as exc:
+        context["error"] = exc.message
+        return render(request, "submissions/compare.html", context, status=exc.status_code)
+    tasks = list(benchmark.tasks.all())
+    context.update(
+        task=task,
+        split=split,
+        tasks=tasks,
+        splits=[s for s in task.splits.all() if s.is_scored],
+        withheld=analysis.split_withheld(request.user, split),
+    )
+    status, comparison, chosen_ids = 200, None, []
+    raw = [v for v in params.getlist("s") if v.strip()]
+    if raw:
+        try:
+            chosen_ids = analysis.parse_submission_ids(raw)
+            comparison = analysis.comparison_for(
+                request.user, benchmark, task=task.slug, split=split.name, ids=chosen_ids
+            )
+            detail = comparison.per_example
+            if detail is not None and detail.examples:
+                context["disagreements"] = detail.page(
+                    analysis.page_number(params.get("page")),
+                    image_url=analysis.example_image_url(chosen_ids[0], task.slug, split.name),
+                )
+                for row in context["disagreements"]["rows"]:
+                    row["gold_text"] = analysis.as_text(row["gold"])
+                    for p in row["predictions"]:
+                        p["text"] = analysis.as_text(p["prediction"])
+                page = context["disagreements"]
+                context["previous_link"] = (
+                    _page_link(request, page["page"] - 1) if page["page"] > 1 else None
+                )
+                context["next_link"] = (
+                    _page_link(request, page["page"] + 1) if page["has_next"] else None
+                )
+        except SelectionError as exc:
+            context["error"] = exc.message
+            status, comparison = exc.status_code, None
+    context.update(
+        comparison=comparison,
+        chosen_ids=chosen_ids,
+        choices=analysis.compare_choices(
+            request.user, task, split, comparison.submissions if comparison else []
+        ),
+        max_compared=analysis.MAX_COMPARED,
+    )
+    return render(request, "submissions/compare.html", context, status=status)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark, Split
-from submissions.models import Submission
+from submissions.models import Evaluation, Submission
 from tests.base import (
     PlatformTestCase,
     assert_no_hidden_labels,
@@ -35,6 +35,7 @@ from tests.base import (
     prediction_csv,
     upload,
 )
+from tests.examples_artifacts import attach_gold_examples
 
 # The columns of every row of MATRIX. `owner` is the participant who made the submission in the
 # URL (alice where the URL names none), `other` the other participant, `other_author` a staff
@@ -90,9 +91,12 @@ SIGNED_IN = 302, 200, 200, 200, 200, 200
 SIGNED_IN_NOT_ALLOWED = 302, 405, 405, 405, 405, 405
 # API endpoints that need a login: 401 first, whatever the method.
 API_SIGNED_IN_NOT_ALLOWED = 401, 405, 405, 405, 405, 405
-# A submission: its participant, the benchmark's maintainers and staff; a 404 to anyone else.
-SUBMISSION_PAGE = 302, 200, 404, 404, 200, 200
-SUBMISSION_API = 401, 200, 404, 404, 200, 200
+# A submission: its participant, the benchmark's maintainers and staff; a 404 to anyone else
+# unless it is on a board they can see (its result page).
+INSIDERS = 404, 200, 404, 404, 200, 200
+# Acting on a submission is its participant's: others who may see it get a 403, the rest a 404.
+OWNER_ACTS = 302, 302, 403, 403, 403, 403
+OWNER_ACTS_UNSEEN = 302, 302, 404, 404, 403, 403
 
 
 def each(cases: dict, get: tuple, post: tuple) -> dict:
@@ -132,10 +136,30 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         "closed": {"GET": SIGNED_IN, "POST": (302, 400, 400, 400, 400, 400)},
     },
     "my_submissions": {"-": {"GET": SIGNED_IN, "POST": SIGNED_IN_NOT_ALLOWED}},
-    "submission_detail": each(SUBMISSIONS, SUBMISSION_PAGE, SIGNED_IN_NOT_ALLOWED),
-    # Only the participant cancels (a redirect to the page, which says whether it worked);
-    # maintainers and staff, who may see the submission, get a 403.
-    "submission_cancel": each(SUBMISSIONS, SIGNED_IN_NOT_ALLOWED, (302, 302, 404, 404, 403, 403)),
+    # On a board: its result page, for everyone who sees the board.
+    "submission_detail": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+    },
+    # Only the participant cancels or keeps private (a redirect to the page, which says whether
+    # it worked); others who may see the submission get a 403.
+    "submission_cancel": {
+        **each(SUBMISSIONS, SIGNED_IN_NOT_ALLOWED, OWNER_ACTS),
+        "alice's, queued": {"GET": SIGNED_IN_NOT_ALLOWED, "POST": OWNER_ACTS_UNSEEN},
+        "alice's on the private benchmark": {
+            "GET": SIGNED_IN_NOT_ALLOWED,
+            "POST": OWNER_ACTS_UNSEEN,
+        },
+    },
+    "submission_privacy": {
+        **each(SUBMISSIONS, SIGNED_IN_NOT_ALLOWED, OWNER_ACTS),
+        "alice's, queued": {"GET": SIGNED_IN_NOT_ALLOWED, "POST": OWNER_ACTS_UNSEEN},
+        "alice's on the private benchmark": {
+            "GET": SIGNED_IN_NOT_ALLOWED,
+            "POST": OWNER_ACTS_UNSEEN,
+        },
+    },
     # The API.
     "api-benchmark-list": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
     "api-benchmark-detail": {
@@ -162,19 +186,37 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         "private": {"GET": API_SIGNED_IN_NOT_ALLOWED, "POST": (401, 404, 404, 404, 201, 201)},
         "closed": {"GET": API_SIGNED_IN_NOT_ALLOWED, "POST": (401, 403, 403, 403, 403, 403)},
     },
-    "api-submission-detail": each(SUBMISSIONS, SUBMISSION_API, API_SIGNED_IN_NOT_ALLOWED),
+    "api-submission-detail": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+    },
     # A queued submission has nothing to break down yet.
     "api-submission-breakdown": {
-        **each(SUBMISSIONS, SUBMISSION_API, API_SIGNED_IN_NOT_ALLOWED),
-        "alice's, queued": {
-            "GET": (401, 404, 404, 404, 404, 404),
-            "POST": API_SIGNED_IN_NOT_ALLOWED,
-        },
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": NOBODY, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
     },
     # Only the participant cancels; a finished submission cannot be cancelled (400).
     "api-submission-cancel": {
-        **each(SUBMISSIONS, API_SIGNED_IN_NOT_ALLOWED, (401, 400, 404, 404, 403, 403)),
+        **each(SUBMISSIONS, API_SIGNED_IN_NOT_ALLOWED, (401, 400, 403, 403, 403, 403)),
         "alice's, queued": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 200, 404, 404, 403, 403),
+        },
+        "alice's on the private benchmark": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 400, 404, 404, 403, 403),
+        },
+    },
+    # Only the participant keeps a submission private (or public again).
+    "api-submission-privacy": {
+        **each(SUBMISSIONS, API_SIGNED_IN_NOT_ALLOWED, (401, 200, 403, 403, 403, 403)),
+        "alice's, queued": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 200, 404, 404, 403, 403),
+        },
+        "alice's on the private benchmark": {
             "GET": API_SIGNED_IN_NOT_ALLOWED,
             "POST": (401, 200, 404, 404, 403, 403),
         },
@@ -182,6 +224,35 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     # Staff only (a sweep submits a model everywhere), and JSON only: a form is a 415.
     "api-model-evaluate": {
         "-": {"GET": (401, 403, 403, 405, 405, 405), "POST": (401, 403, 403, 415, 415, 415)}
+    },
+    # Per-example analysis (submissions/analysis.py). A submission's results: anyone who sees
+    # the benchmark while it is on the boards, else its participant and maintainers; the first
+    # public split by default, none for a queued submission. A thumbnail needs a row id.
+    "submission_errors": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": NOBODY, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {
+            "GET": (404, 200, 404, 404, 200, 200),
+            "POST": NOT_ALLOWED,
+        },
+    },
+    "submission_example_image": each(SUBMISSIONS, NOBODY, NOT_ALLOWED),
+    "api-submission-examples": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": NOBODY, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {
+            "GET": (404, 200, 404, 404, 200, 200),
+            "POST": NOT_ALLOWED,
+        },
+    },
+    # Without submissions: the page's picker; the API's 400 (2 to 4 submissions).
+    "benchmark_compare": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
+    "api-benchmark-compare": {
+        **each(["public", "unlisted", "closed"], (400,) * 6, NOT_ALLOWED),
+        "private": {"GET": (404, 404, 404, 404, 400, 400), "POST": NOT_ALLOWED},
     },
     # The admin: staff members with the author permissions; others are sent to its login. An
     # empty POST is the form again, with its errors.
@@ -200,13 +271,20 @@ CASES = {
     "api-split-inputs": SPLITS,
     "api-leaderboard": BENCHMARKS,
     "api-submission-create": BENCHMARKS,
+    "benchmark_compare": BENCHMARKS,
+    "api-benchmark-compare": BENCHMARKS,
 }
 SUBMISSION_URLS = {
     "submission_detail": "pk",
     "submission_cancel": "pk",
+    "submission_privacy": "pk",
+    "api-submission-privacy": "submission_id",
     "api-submission-detail": "submission_id",
     "api-submission-breakdown": "submission_id",
     "api-submission-cancel": "submission_id",
+    "submission_errors": "pk",
+    "submission_example_image": "pk",
+    "api-submission-examples": "submission_id",
 }
 UPLOADS = {"submission_create", "api-submission-create"}
 LISTS = {"benchmark_list", "api-benchmark-list"}
@@ -274,6 +352,9 @@ class AuthorizationMatrixTests(PlatformTestCase):
             "bob's, scored": make_scored_submission(cls.benchmark, cls.bob, scores).pk,
         }
         cls.predictions = prediction_csv(gold_rows(cls.benchmark))
+        # Per-example results of the public splits, for the error browser.
+        for evaluation in Evaluation.objects.filter(split__role=Split.Role.PUBLIC):
+            attach_gold_examples(evaluation)
 
     def setUp(self):
         # Accepted uploads are rolled back with their request; nothing is published.
@@ -321,6 +402,8 @@ class AuthorizationMatrixTests(PlatformTestCase):
     def post_data(self, name: str) -> dict:
         if name in UPLOADS:
             return {"file": upload(self.predictions), "name": "matrix"}
+        if name in ("submission_privacy", "api-submission-privacy"):
+            return {"private": "1"}
         return {}
 
     def leaks(self, name: str, role: str, response) -> list[str]:

@@ -114,6 +114,12 @@ def metric_cell(metrics: dict | None, key: str):
 
 
 @register.filter
+def cell_value(value: float | None, board) -> str:
+    """A board's ranking value in a slice cell, formatted as its sort metric."""
+    return format_number(value, board.sort)
+
+
+@register.filter
 def metric_interval(metrics: dict | None, key: str) -> str:
     """`[low, high]`, with the decimals of the value it belongs to; '' without an interval."""
     entry = _entry(metrics, key)

@@ -75,8 +75,10 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         self.assertIn("error: 2 ids of the task are missing from the file", err)
         self.assertFalse(Submission.objects.exists())
 
-    def test_another_participants_submission_is_not_found(self):
-        other = make_scored_submission(self.benchmark, self.author, {"test": {"accuracy": 0.5}})
+    def test_another_participants_private_submission_is_not_found(self):
+        other = make_scored_submission(
+            self.benchmark, self.author, {"test": {"accuracy": 0.5}}, is_private=True
+        )
         code, _, err = self.bench("status", str(other.pk))
         self.assertEqual((code, err), (1, "error: No such submission.\n"))
 

@@ -61,6 +61,7 @@ class LeaderboardApiTests(PlatformTestCase):
                     "f1_macro": {"value": 0.5, "ci": None},
                 },
                 "efficiency": None,  # a prediction file: no speed or size to show
+                "value": 0.7,  # what the board is ranked on
             },
         )
 

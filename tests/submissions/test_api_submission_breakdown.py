@@ -98,11 +98,17 @@ class SubmissionBreakdownApiTests(PlatformTestCase):
         self.assertEqual(response.status_code, 403)
         self.assertIn("revealed when the benchmark closes", response.json()["errors"][0])
 
-    def test_anonymous_gets_401_and_another_participant_404(self):
-        self.assertEqual(self.get(None, split="test").status_code, 401)
+    def test_anyone_sees_it_while_on_the_board_and_nobody_else_once_private(self):
+        self.assertEqual(self.get(None, split="test").status_code, 200)
+        self.assertEqual(self.get(self.bob, split="test").status_code, 200)
+        self.submission.is_private = True
+        self.submission.save()
+        self.client.logout()
+        self.assertEqual(self.get(None, split="test").status_code, 404)
         response = self.get(self.bob, split="test")
         self.assertEqual(response.status_code, 404)
         self.assertEqual(list(response.json()), ["errors"])
+        self.assertEqual(self.get(self.alice, split="test").status_code, 200)
 
     def test_an_unknown_split_is_404(self):
         self.assertEqual(self.get(self.alice, split="nope").status_code, 404)

@@ -1,4 +1,5 @@
-"""GET /api/v1/submissions/<id>/: the owner's (or a maintainer's) view of a submission."""
+"""GET /api/v1/submissions/<id>/: a submission as its owner and maintainers see it, and (once on
+a public board) everyone who can see the board."""
 
 from __future__ import annotations
 
@@ -44,7 +45,11 @@ class SubmissionDetailApiTests(PlatformTestCase):
                 "benchmark": "sentiment",
                 "task": None,
                 "kind": "predictions",
+                "participant": "alice",
                 "name": "first try",
+                "description": "",
+                "is_private": False,
+                "is_baseline": False,
                 "status": "scored",
                 "stage": "score",
                 "progress": 1.0,
@@ -66,6 +71,7 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "slices": [],
                         "confusion": None,
                         "efficiency": None,
+                        "provenance": {"split": {"fingerprint": self.dev.fingerprint}},
                     },
                     {
                         "task": "sst",
@@ -76,6 +82,7 @@ class SubmissionDetailApiTests(PlatformTestCase):
                         "slices": [],
                         "confusion": None,
                         "efficiency": None,
+                        "provenance": {"split": {"fingerprint": self.test_split.fingerprint}},
                     },
                 ],
             },
@@ -99,17 +106,23 @@ class SubmissionDetailApiTests(PlatformTestCase):
     def test_staff_see_it(self):
         self.assertEqual(self.get(self.staff).status_code, 200)
 
-    def test_another_participant_gets_a_404(self):
-        self.assert_errors(self.get(self.bob), 404)
+    def test_another_participant_sees_it_on_the_board_and_gets_a_404_once_private(self):
+        self.assertEqual(self.get(self.bob).status_code, 200)
+        private = make_scored_submission(
+            self.benchmark, self.alice, {"dev": {"accuracy": 0.1}}, is_private=True
+        )
+        self.assert_errors(self.get(self.bob, private), 404)
+        queued = Submission.objects.create(benchmark=self.benchmark, participant=self.alice)
+        self.assert_errors(self.get(self.bob, queued), 404)
 
     def test_an_unknown_id_is_a_404(self):
         self.client.force_login(self.alice)
         self.assert_errors(self.client.get("/api/v1/submissions/999999/"), 404)
 
-    def test_anonymous_visitors_get_a_401(self):
-        response = self.client.get(detail_url(self.submission))
-        self.assert_errors(response, 401)
-        self.assertEqual(response["WWW-Authenticate"], "Token")
+    def test_anonymous_visitors_see_a_submission_on_the_board_and_nothing_else(self):
+        self.assertEqual(self.client.get(detail_url(self.submission)).status_code, 200)
+        queued = Submission.objects.create(benchmark=self.benchmark, participant=self.alice)
+        self.assert_errors(self.client.get(detail_url(queued)), 404)
 
     def test_the_owner_reads_it_with_a_token(self):
         key = Token.objects.create(user=self.alice).key
@@ -166,6 +179,7 @@ class WithheldScoresApiTests(PlatformTestCase):
                 "slices": None,
                 "confusion": None,
                 "efficiency": None,
+                "provenance": None,
             },
         )
         self.client.force_login(self.alice)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from django.test import override_settings
 
 from benchmarks.models import Benchmark, Split
+from scoring.autoslices import automatic_specs
 from scoring.slices import slice_cells
 from submissions import pipeline, selectors
 from submissions.models import Evaluation
@@ -109,11 +110,12 @@ class SliceDifferencingLeakTests(PlatformTestCase):
         return submission
 
     def memberships(self, specs=SLICES) -> dict[tuple[str, str], np.ndarray]:
-        """Each cell's rows, recomputed from the inputs and slice specs as a participant could."""
+        """Each cell's rows, recomputed from the split and the slice specs (the author's and the
+        automatic ones) as the platform does."""
         with self.hidden.data.open("rb") as f:
             gold = pq.read_table(f)
         cells = {}
-        for spec in specs:
+        for spec in [*specs, *automatic_specs(self.leaky_task.spec(), gold)]:
             codes, names = slice_cells(spec, gold)
             for index, name in enumerate(names):
                 cells[(spec["name"], name)] = codes == index

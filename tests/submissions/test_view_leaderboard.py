@@ -164,16 +164,16 @@ class LeaderboardTests(PlatformTestCase):
         self.assertRegex(content, r'<tr class="mine">\s*<td class="num rank">1</td>')
         self.assertEqual(content.count('class="mine'), 1)
 
-    def test_only_the_owner_and_maintainers_get_a_link_to_a_submission(self):
+    def test_every_row_links_to_its_public_result_page(self):
         mine = self.score(self.alice, 0.9, name="mine")
         theirs = self.score(self.bob, 0.8, name="theirs")
-        self.client.force_login(self.alice)
-        content = self.client.get(self.url()).content.decode()
-        self.assertIn(f'href="/submissions/{mine.pk}/"', content)
-        self.assertNotIn(f'href="/submissions/{theirs.pk}/"', content)
-        self.client.force_login(self.author)
-        content = self.client.get(self.url()).content.decode()
-        self.assertIn(f'href="/submissions/{theirs.pk}/"', content)
+        for user in (None, self.alice, self.author):
+            self.client.logout()
+            if user:
+                self.client.force_login(user)
+            content = self.client.get(self.url()).content.decode()
+            self.assertIn(f'href="/submissions/{mine.pk}/"', content)
+            self.assertIn(f'href="/submissions/{theirs.pk}/"', content)
 
     def test_hidden_and_disqualified_submissions_are_not_listed(self):
         self.score(self.alice, 0.9, name="hidden-one", is_hidden=True)

@@ -39,10 +39,9 @@ class SubmissionDetailTests(PlatformTestCase):
 
     # Permissions
 
-    def test_anonymous_users_are_sent_to_log_in(self):
-        response = self.client.get(self.url(self.queued))
-        self.assertEqual(response.status_code, 302)
-        self.assertTrue(response["Location"].startswith(reverse("login")))
+    def test_anonymous_users_see_only_submissions_on_a_board(self):
+        self.assertEqual(self.client.get(self.url(self.queued)).status_code, 404)
+        self.assertEqual(self.client.get(self.url(self.scored)).status_code, 200)
 
     def test_another_participant_gets_a_404(self):
         self.client.force_login(self.bob)

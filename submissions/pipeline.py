@@ -28,6 +28,7 @@ from scoring.evaluation import score_split
 from scoring.predictions import (
     PredictionFileError,
 )
+from submissions import selectors
 from submissions.models import Evaluation, Submission
 from submissions.uploads import (
     PredictionsRejected,
@@ -424,6 +425,23 @@ def submission_score(*, submission_id: int) -> None:
     )
     if not recorded:
         examples_discard(evaluations)  # cancelled or taken over: its results are not kept
+        return
+    publications_warm(evaluations)
+
+
+def publications_warm(evaluations: list[Evaluation]) -> None:
+    """Work out, once per split, which slice cells its pages may show (seconds on a large
+    hidden split), while the worker is here anyway, so that no page request waits for it. The
+    submission is already scored: a failure here costs a page a wait, nothing more."""
+    for evaluation in {e.split_id: e for e in evaluations}.values():
+        try:
+            selectors.publication_warm(evaluation.split, evaluation.task)
+        except Exception as exc:  # its message may quote data: the type only
+            logger.warning(
+                "Could not work out the publication of split %s (%s).",
+                evaluation.split_id,
+                type(exc).__name__,
+            )
 
 
 def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:

@@ -11,6 +11,7 @@ only (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -20,6 +21,7 @@ from functools import cached_property
 
 import pyarrow as pa
 from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404
 
 from benchmarks.access import can_maintain
@@ -75,17 +77,27 @@ def slice_publication(split: Split, task: Task, *, min_size: int | None = None) 
     be read, none may."""
     min_size = settings.MIN_SLICE_SIZE if min_size is None else min_size
     specs = [spec for spec in task.slices or [] if isinstance(spec, dict)]
-    key = (split.pk, split.fingerprint, json.dumps(specs, sort_keys=True), min_size)
+    task_spec = task.spec()  # the automatic slices depend on the task's type and columns too
+    key = (split.pk, split.fingerprint, json.dumps(task_spec, sort_keys=True), min_size)
     with _PUBLICATIONS_LOCK:
         publication = _PUBLICATIONS.get(key)
         if publication is not None:
             _PUBLICATIONS.move_to_end(key)
             return publication
+    # Then the shared cache, where the scoring job leaves it (publication_warm): on a large
+    # split with many slices it takes seconds, which no page request should wait for.
+    shared_key = "publication:" + hashlib.sha256(repr((PUBLICATION_RULE, key)).encode()).hexdigest()
+    stored = cache.get(shared_key)
+    if stored is not None:
+        publication = Publication(
+            sizes=stored["sizes"], shown=frozenset(tuple(cell) for cell in stored["shown"])
+        )
+        _remember(key, publication)
+        return publication
     # An author's spec reads input and metadata columns only: one naming another column (the
     # label, say) computes nothing, and publishes nothing. Automatic slices read what they need.
     usable = {*task.input_columns, *task.metadata_columns}
     specs = [spec for spec in specs if spec.get("column") in usable]
-    task_spec = task.spec()
     named = {spec["column"] for spec in specs} | set(automatic_columns(task_spec))
     columns = tuple(sorted(named))
     try:
@@ -99,11 +111,30 @@ def slice_publication(split: Split, task: Task, *, min_size: int | None = None) 
         )
         return Publication(sizes={}, shown=frozenset())
     publication = hidden_publication(specs, gold, min_size)
+    stored = {"sizes": publication.sizes, "shown": sorted(publication.shown)}
+    cache.set(shared_key, stored, timeout=None)
+    _remember(key, publication)
+    return publication
+
+
+# Which version of the publication rule a shared cache entry was computed under: a change of
+# the rule's code that can change its outcome bumps it, so that no stale entry is used.
+PUBLICATION_RULE = 2
+
+
+def _remember(key: tuple, publication: Publication) -> None:
     with _PUBLICATIONS_LOCK:
         _PUBLICATIONS[key] = publication
         while len(_PUBLICATIONS) > _PUBLICATIONS_SIZE:
             _PUBLICATIONS.popitem(last=False)
-    return publication
+
+
+def publication_warm(split: Split, task: Task) -> None:
+    """Compute a split's publications (what a hidden split may show; every cell, for the slice
+    picker) into the shared cache, so that the first page that needs them does not wait."""
+    slice_publication(split, task, min_size=1)
+    if split.role == Split.Role.HIDDEN:
+        slice_publication(split, task)
 
 
 def rankable_cells(split: Split, task: Task) -> list[tuple[str, str]]:

@@ -189,6 +189,7 @@ def score_split(
     if automatic:
         partitions += _automatic_partitions(task_spec, gold, scorer, measures)
     slices = []
+    row_means = scorer.row_means() if partitions else {}
     for slice_spec, codes, names in partitions:
         flags = {k: slice_spec[k] for k in ("auto", "by_prediction") if slice_spec.get(k)}
         if slice_spec.get("unit") == "entities":
@@ -201,10 +202,14 @@ def score_split(
             continue
         sizes = np.bincount(codes, minlength=len(names))
         cells = scorer.cell_values(codes, len(names))
+        intervals = cell_intervals(row_means, codes, len(names))
         for index, name in enumerate(names):
             if sizes[index] == 0:
                 continue  # an empty bin says nothing; listing it would only trip suppression
-            slices.append(_cell(slice_spec["name"], name, int(sizes[index]), cells[index], flags))
+            cis = {key: bounds[index] for key, bounds in intervals.items()}
+            slices.append(
+                _cell(slice_spec["name"], name, int(sizes[index]), cells[index], flags, cis)
+            )
 
     result = {
         "metrics": metrics,
@@ -223,14 +228,59 @@ def score_split(
     return result
 
 
-def _cell(slice_name: str, name: str, n: int, values: dict, flags: dict) -> dict:
+def _cell(
+    slice_name: str, name: str, n: int, values: dict, flags: dict, cis: dict | None = None
+) -> dict:
+    cis = cis or {}
     cell = {
         "slice": slice_name,
         "cell": name,
         "n": n,
-        "metrics": {k: {"value": v, "ci": None} for k, v in values.items()},
+        "metrics": {
+            k: {"value": v, "ci": cis.get(k) if v is not None else None} for k, v in values.items()
+        },
     }
     return {**cell, **flags}
+
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def cell_intervals(
+    row_means: dict[str, np.ndarray], codes: np.ndarray, n_cells: int
+) -> dict[str, list[list[float] | None]]:
+    """95% intervals of each cell's value for the keys that are means of per-row values
+    (`Scorer.row_means`): the Wilson score interval where the per-row values take two values,
+    0 and a maximum (accuracy, exact match: a proportion, scaled), else the normal
+    approximation mean ± z·s/√n (SQuAD F1, ROUGE, MAE, MSE). Computed in one pass with the
+    cells' sums and sums of squares, where a bootstrap per cell would cost as much again as the
+    whole scoring for every slice. None for a cell of fewer than two rows or a key with
+    non-finite per-row values."""
+    counts = np.bincount(codes, minlength=n_cells).astype(np.float64)
+    out: dict[str, list[list[float] | None]] = {}
+    for key, values in row_means.items():
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values) or not np.isfinite(values).all():
+            continue
+        top = float(values.max())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(codes, weights=values, minlength=n_cells) / counts
+            if top > 0 and np.isin(values, (0.0, top)).all():
+                p = np.clip(mean / top, 0.0, 1.0)
+                z2n = Z95 * Z95 / counts
+                centre = (p + z2n / 2) / (1 + z2n)
+                half = Z95 * np.sqrt(p * (1 - p) / counts + z2n / (4 * counts)) / (1 + z2n)
+                low, high = top * (centre - half), top * (centre + half)
+            else:
+                squares = np.bincount(codes, weights=values * values, minlength=n_cells)
+                variance = np.maximum(squares - counts * mean * mean, 0.0) / (counts - 1)
+                half = Z95 * np.sqrt(variance / counts)
+                low, high = mean - half, mean + half
+        out[key] = [
+            [float(low[i]), float(high[i])] if counts[i] >= 2 and np.isfinite(half[i]) else None
+            for i in range(n_cells)
+        ]
+    return out
 
 
 def _automatic_partitions(

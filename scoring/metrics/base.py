@@ -78,6 +78,12 @@ class Scorer:
         whether the row is right (None where that has no meaning)."""
         raise NotImplementedError
 
+    def row_means(self) -> dict[str, np.ndarray]:
+        """Per-row values of the keys that are plain means over rows (accuracy, SQuAD's exact
+        match and F1, ROUGE, MAE, MSE): key → (n,) float64 whose mean is the key's value. Slice
+        cells get intervals for these keys (`scoring.evaluation.cell_interval`)."""
+        return {}
+
     def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Every key's value on each of the (R, n) resampled row counts `weights`: key → (R,)
         array, NaN where undefined. The paired bootstrap evaluates several systems on the same
@@ -134,6 +140,9 @@ class CombinedScorer(Scorer):
 
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         return {k: v for s in self.scorers for k, v in s.intervals(resamples, seed).items()}
+
+    def row_means(self) -> dict[str, np.ndarray]:
+        return {k: v for scorer in self.scorers for k, v in scorer.row_means().items()}
 
     def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v for s in self.scorers for k, v in s.weighted_values(weights).items()}

@@ -169,6 +169,12 @@ class RegressionScorer(Scorer):
             for i in range(n_cells)
         ]
 
+    def row_means(self) -> dict[str, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            err = self.ref - self.pred
+            per_row = {"mae": np.abs(err), "mse": err * err}
+        return {name: per_row[name] for name in self.names if name in per_row}
+
     def example_scores(self) -> tuple[np.ndarray, None]:
         """Each row's absolute error (lower is better)."""
         with np.errstate(over="ignore", invalid="ignore"):

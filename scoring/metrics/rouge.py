@@ -218,6 +218,9 @@ class RougeScorer(SumScorer):
         column = self.keys.index("rougeL") if "rougeL" in self.keys else 0
         return self.stats[:, column + 1].copy(), None
 
+    def row_means(self) -> dict[str, np.ndarray]:
+        return {key: self.stats[:, i + 1] for i, key in enumerate(self.keys)}
+
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         count = sums[..., 0]
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -80,6 +80,9 @@ class SquadScorer(SumScorer):
         """Each question's F1 (0-100) and whether it is an exact match."""
         return 100.0 * self.stats[:, 2], self.stats[:, 1] == 1.0
 
+    def row_means(self) -> dict[str, np.ndarray]:
+        return {"exact_match": 100.0 * self.stats[:, 1], "f1": 100.0 * self.stats[:, 2]}
+
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         def pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -1,0 +1,78 @@
+"""Intervals of slice cells: Wilson for proportions, the normal approximation for means of
+per-row scores, none for corpus-level metrics; checked against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from scoring.evaluation import cell_intervals, score_split
+
+
+def test_a_proportion_gets_the_wilson_interval():
+    # 50 of 100 right: the Wilson interval is 0.5 ± 0.0962 (textbook value).
+    values = np.array([1.0] * 50 + [0.0] * 50)
+    (bounds,) = cell_intervals({"accuracy": values}, np.zeros(100, np.int64), 1)["accuracy"]
+    assert bounds == pytest.approx([0.40383, 0.59617], abs=1e-5)
+
+
+def test_a_scaled_proportion_keeps_its_scale():
+    values = np.array([100.0] * 9 + [0.0])  # exact match on 0-100: 9 of 10
+    (bounds,) = cell_intervals({"exact_match": values}, np.zeros(10, np.int64), 1)["exact_match"]
+    z = stats.norm.ppf(0.975)
+    p, n = 0.9, 10
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert bounds == pytest.approx([100 * (centre - half), 100 * (centre + half)])
+    assert bounds[1] <= 100
+
+
+def test_a_mean_of_scores_gets_the_normal_interval_per_cell():
+    rng = np.random.default_rng(3)
+    values = rng.random(300)
+    codes = np.repeat([0, 1, 2], 100)
+    found = cell_intervals({"f1": values}, codes, 3)["f1"]
+    for cell in range(3):
+        part = values[codes == cell]
+        half = stats.norm.ppf(0.975) * part.std(ddof=1) / math.sqrt(len(part))
+        assert found[cell] == pytest.approx([part.mean() - half, part.mean() + half])
+
+
+def test_cells_of_one_row_and_non_finite_values_get_none():
+    found = cell_intervals({"mae": np.array([1.0, 2.0, 3.0])}, np.array([0, 0, 1]), 2)["mae"]
+    assert found[0] is not None and found[1] is None
+    assert cell_intervals({"mse": np.array([1.0, np.inf])}, np.array([0, 0]), 1) == {}
+
+
+def test_score_split_gives_intervals_to_mean_metrics_only():
+    n = 60
+    gold = pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "text": ["x"] * n,
+            "label": ["a" if i % 2 else "b" for i in range(n)],
+            "topic": ["t1" if i < 30 else "t2" for i in range(n)],
+        }
+    )
+    predictions = pa.table(
+        {"id": [f"r{i}" for i in range(n)], "prediction": ["a" if i % 3 else "b" for i in range(n)]}
+    )
+    spec = {
+        "type": "text-classification",
+        "columns": {
+            "id": "id", "inputs": ["text"], "label": "label", "labels": ["a", "b"],
+            "metadata": ["topic"],
+        },
+        "metrics": [{"name": "accuracy"}, {"name": "f1", "average": "macro"}],
+        "slices": [{"name": "topic", "column": "topic"}],
+    }  # fmt: skip
+    result = score_split(spec, gold, predictions, resamples=20, automatic=False)
+    for cell in result["slices"]:
+        accuracy = cell["metrics"]["accuracy"]
+        low, high = accuracy["ci"]
+        assert low <= accuracy["value"] <= high
+        assert cell["metrics"]["f1_macro"]["ci"] is None  # not a mean over rows

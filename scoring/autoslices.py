@@ -156,6 +156,12 @@ def value_edges(values: np.ndarray) -> list[float]:
     return [e for e in edges if low < e <= high]
 
 
+def _length_binned(spec: dict, lengths: np.ndarray) -> Partition | None:
+    """Length bins from 0 (a length is never negative): cells `[0,5)`, `[5,10)`, …"""
+    edges = length_edges(lengths)
+    return _binned(spec, lengths, [0, *edges]) if edges else None
+
+
 def _binned(spec: dict, values: np.ndarray, edges: list[float]) -> Partition | None:
     if not edges:
         return None  # one cell would only repeat the whole split
@@ -170,7 +176,7 @@ def _input_length(task_spec: dict, gold: pa.Table, measures: dict) -> Partition 
         return None
     lengths = measured(gold, name, "words", measures)
     spec = {"name": INPUT_LENGTH, "column": name, "measure": "words"}
-    return _binned(spec, lengths, length_edges(lengths))
+    return _length_binned(spec, lengths)
 
 
 def _from_spec(spec: dict, gold: pa.Table) -> Partition:
@@ -255,7 +261,7 @@ def _reference_length(task_spec: dict, gold: pa.Table, measures: dict) -> Partit
         "measure": "first words",
         "label_dependent": True,
     }
-    return _binned(spec, lengths, length_edges(lengths))
+    return _length_binned(spec, lengths)
 
 
 def _target_value(task_spec: dict, gold: pa.Table, measures: dict) -> Partition | None:

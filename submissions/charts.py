@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 # The plot's width in CSS pixels, not counting the row labels (up to LABEL_LIMIT more): the
 # whole chart is about 560 px wide, and scales down with the page (see `_sanitise`).
 PLOT_WIDTH = 330
+LABEL_SLACK = {"left": 56, "top": 5, "right": 5, "bottom": 5}
 NAME_LIMIT = 32  # characters of "slice: cell" in a row's label; its "(n=…)" always shows
 LABEL_LIMIT = 240  # pixels: Vega shortens a label further only where its glyphs are wide
 ROW_STEP = 22
@@ -203,6 +204,9 @@ def _slice_template(
         .properties(
             width=PLOT_WIDTH,
             height=alt.Step(ROW_STEP),
+            # Room on the left: the browser's font may set a label wider than the server measured
+            # it, and row labels are right-aligned, so they grow to the left.
+            padding=LABEL_SLACK,
             description=f"{name} of each slice cell, overall score as a dashed line",
         )
         .configure(background="transparent", font=FONT)
@@ -314,6 +318,7 @@ def _confusion_template(labels: tuple[str, ...]) -> str:
         .properties(
             width=alt.Step(step),
             height=alt.Step(step),
+            padding=LABEL_SLACK,
             description="Confusion matrix: gold classes in rows, predicted classes in columns",
         )
         .configure(background="transparent", font=FONT)

@@ -110,11 +110,11 @@ def test_input_length_bins_are_nice_quantiles():
         "name": "input length",
         "column": "text",
         "measure": "words",
-        "bins": [2, 5, 20],
+        "bins": [0, 2, 5, 20],
         "auto": True,
     }
     codes, names = slice_cells(spec, CLS_GOLD)
-    assert [names[c] for c in codes] == ["(-inf,2)", "[2,5)", "[2,5)", "[2,5)"] + [
+    assert [names[c] for c in codes] == ["[0,2)", "[2,5)", "[2,5)", "[2,5)"] + [
         "[5,20)",
         "[5,20)",
         "[20,inf)",
@@ -383,12 +383,12 @@ def test_reference_length_takes_the_first_reference():
     gen = task("text-generation", "refs", ["source"], metrics=[{"name": "chrf"}])
     spec = next(s for s in automatic_specs(gen, gold) if s["name"] == "reference length")
     # First references' words: 6, 1, 2, 12, (none), 3 → quantiles 1.8, 2.6, 4.2, 7.2 → nice
-    # 2, 2, 5, 10 → edges [2, 5, 10].
-    assert spec["bins"] == [2, 5, 10] and spec["label_dependent"]
+    # 2, 2, 5, 10 → edges [2, 5, 10], from 0.
+    assert spec["bins"] == [0, 2, 5, 10] and spec["label_dependent"]
     codes, names = slice_cells(spec, gold)
     assert [names[c] for c in codes] == [
         "[5,10)",
-        "(-inf,2)",
+        "[0,2)",
         "[2,5)",
         "[10,inf)",
         "(missing)",
@@ -441,7 +441,7 @@ def test_hidden_publication_of_automatic_specs():
     # 10 neu, 30 pos), both shown. neu (10) is too small. Suppressing pos as well would leave
     # neg shown, and its 10 long rows would follow (the long cell minus pos minus the rest);
     # so neg goes with neu (70 rows suppressed) and pos stays.
-    assert publication.sizes["input length"] == {"(-inf,20)": 50, "[20,inf)": 50}
+    assert publication.sizes["input length"] == {"[0,20)": 50, "[20,inf)": 50}
     shown = {cell for name, cell in publication.shown if name == "gold label"}
     assert shown == {"pos"}
     prediction = ["neg"] * n

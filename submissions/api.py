@@ -206,7 +206,7 @@ def model_evaluate(request):
     return Response({"submissions": created, "skipped": sweep.skipped}, status=201)
 
 
-# Per-example analysis (submissions/analysis.py, docs/formats.md).
+# Per-example analysis (submissions/analysis/, docs/formats.md).
 
 
 def _next_link(request, page: dict) -> str | None:

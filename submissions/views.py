@@ -175,7 +175,7 @@ def leaderboard(request, slug):
     return render(request, "submissions/leaderboard.html", view.context())
 
 
-# Per-example analysis (submissions/analysis.py): the error browser of a public split, the
+# Per-example analysis (submissions/analysis/): the error browser of a public split, the
 # thumbnails it shows, and comparisons of submissions.
 
 

@@ -225,7 +225,7 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     "api-model-evaluate": {
         "-": {"GET": (401, 403, 403, 405, 405, 405), "POST": (401, 403, 403, 415, 415, 415)}
     },
-    # Per-example analysis (submissions/analysis.py). A submission's results: anyone who sees
+    # Per-example analysis (submissions/analysis/). A submission's results: anyone who sees
     # the benchmark while it is on the boards, else its participant and maintainers; the first
     # public split by default, none for a queued submission. A thumbnail needs a row id.
     "submission_errors": {

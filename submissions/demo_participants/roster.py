@@ -1,192 +1,22 @@
-"""Simulated participants for the demo benchmarks (`manage.py setup_demo`): a few users whose
-prediction files are derived from the gold data with a distinct, deliberate failure pattern
-each, so that the demo's leaderboards, result pages and slice breakdowns have something to show
-(one system bad on negation, one that loses long inputs, one biased toward a class, ...).
+"""The four simulated participants of the demo and their entry on each demo benchmark.
 
-The predictions are computed here, deterministically (a `random.Random` seeded per participant
-and benchmark), rather than stored as files: they follow the demo data whenever
-`demo/generate.py` changes it, and each pattern reads as code. They are submitted through
-`submission_create`, the path of any upload (checked, stored, queued and scored by the worker);
-one submission per participant and benchmark stays well inside the demo benchmarks' quotas.
-They are simulations, said so in every description: they never compete on a real benchmark."""
+Ada, Grace, Linus and Margaret each submit one entry per demo benchmark they take part in, each
+with a distinct failure pattern built from the task family's predictors (negation, input length,
+class bias, topic or category, entity types, ...); `PARTICIPANTS` lists them in that order.
+"""
 
 from __future__ import annotations
 
-import json
-import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
-
-from benchmarks.models import Benchmark, Task
-from submissions.models import Submission
-from submissions.services import submission_create
-from submissions.uploads import split_table
-
-# Every column a predictor may read, per task, is one of the task's own; the image bytes are
-# not needed (the simulations work from the label and the metadata).
-Row = dict
-Predictor = Callable[[Task, list[Row], random.Random], list]
+from submissions.demo_participants.base import Entry, Participant, _described
+from submissions.demo_participants.classification import _classify
+from submissions.demo_participants.qa import _answer, _qa_rule
+from submissions.demo_participants.regression import _regress
+from submissions.demo_participants.summaries import _lead, _paraphrase, _summarise
+from submissions.demo_participants.tagging import _ner_single_tokens, _ner_truncate, _retype, _tag
 
 NEGATION = re.compile(r"\b(not|never|nobody|no)\b")
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    description: str
-    predict: Predictor
-
-
-@dataclass(frozen=True)
-class Participant:
-    username: str
-    entries: dict[str, Entry]  # benchmark slug -> entry
-
-
-def _label(task: Task, row: Row) -> str:
-    value = row[task.label_column]
-    return task.label_names[value] if isinstance(value, int) else value
-
-
-def _other(task: Task, label: str, rng: random.Random) -> str:
-    return rng.choice([name for name in task.label_names if name != label])
-
-
-def _classify(accuracy: Callable[[Row], float], bias: str | None = None) -> Predictor:
-    """Right with probability `accuracy(row)`; wrong answers go to `bias` when given."""
-
-    def predict(task, rows, rng):
-        out = []
-        for row in rows:
-            gold = _label(task, row)
-            if rng.random() < accuracy(row):
-                out.append(gold)
-            else:
-                out.append(bias if bias and bias != gold else _other(task, gold, rng))
-        return out
-
-    return predict
-
-
-def _regress(error: Callable[[float, Row, random.Random], float]) -> Predictor:
-    def predict(task, rows, rng):
-        return [
-            round(min(5.0, max(1.0, error(float(row[task.label_column]), row, rng))), 2)
-            for row in rows
-        ]
-
-    return predict
-
-
-def _answer(rule: Callable[[Row, random.Random], str]) -> Predictor:
-    def predict(task, rows, rng):
-        return [rule(row, rng) for row in rows]
-
-    return predict
-
-
-def _distractor(row: Row, rng: random.Random) -> str:
-    """A confident wrong answer: a short span of the context that is no gold answer."""
-    words = row["context"].split()
-    gold = set(row["answers"])
-    for _ in range(10):
-        start = rng.randrange(max(1, len(words) - 3))
-        span = " ".join(words[start : start + rng.randint(1, 3)]).strip(".,")
-        if span and span not in gold:
-            return span
-    return words[0]
-
-
-def _qa_rule(
-    right: Callable[[Row], float], abstain: Callable[[Row], float]
-) -> Callable[[Row, random.Random], str]:
-    """Answerable rows: the first gold answer with probability `right(row)`, else a wrong
-    span (or nothing, half the time). Unanswerable rows: "" with probability `abstain(row)`."""
-
-    def rule(row, rng):
-        if not row["answers"]:
-            return "" if rng.random() < abstain(row) else _distractor(row, rng)
-        if rng.random() < right(row):
-            return row["answers"][0]
-        return "" if rng.random() < 0.5 else _distractor(row, rng)
-
-    return rule
-
-
-def _tag(transform: Callable[[list[str], Row, random.Random], list[str]]) -> Predictor:
-    def predict(task, rows, rng):
-        return [transform(list(row[task.label_column]), row, rng) for row in rows]
-
-    return predict
-
-
-def _retype(source: str, target: str, rate: float):
-    """Entities of type `source` tagged as `target` with probability `rate` each."""
-
-    def transform(tags, row, rng):
-        for i, tag in enumerate(tags):
-            if tag == f"B-{source}":
-                flip = rng.random() < rate
-                j = i
-                while flip and j < len(tags) and tags[j] in (f"B-{source}", f"I-{source}"):
-                    if j > i and tags[j] == f"B-{source}":
-                        break
-                    tags[j] = tags[j][:2] + target
-                    j += 1
-        return tags
-
-    return transform
-
-
-def _summarise(rule: Callable[[Row, random.Random], str]) -> Predictor:
-    def predict(task, rows, rng):
-        return [rule(row, rng) for row in rows]
-
-    return predict
-
-
-def _lead(row: Row, words: int) -> str:
-    return " ".join(row["source"].split()[:words])
-
-
-def _reference(row: Row) -> str:
-    reference = row["reference"]
-    return reference if isinstance(reference, str) else reference[0]
-
-
-def _paraphrase(row: Row, rng: random.Random) -> str:
-    """The first reference with a word or two dropped: close, rarely exact."""
-    words = _reference(row).split()
-    for _ in range(rng.randint(0, 2)):
-        if len(words) > 4:
-            words.pop(rng.randrange(1, len(words) - 1))
-    return " ".join(words)
-
-
-def _ner_truncate(limit: int):
-    def transform(tags, row, rng):
-        return [tag if i < limit else "O" for i, tag in enumerate(tags)]
-
-    return transform
-
-
-def _ner_single_tokens(tags, row, rng):
-    """Multi-token entities lose everything after their first token."""
-    return ["O" if tag.startswith("I-") else tag for tag in tags]
-
-
-def _described(summary: str, pattern: str, slug: str) -> str:
-    return (
-        f"{summary}\n\n"
-        f"**Known weakness:** {pattern}\n\n"
-        "*A simulated participant of the demo: its predictions are derived from the gold data "
-        "by `submissions/demo_participants.py` to show a failure pattern in the breakdowns.* "
-        f"[Paper](https://example.org/papers/{slug}) · [Code](https://example.org/code/{slug})"
-    )
 
 
 ADA = Participant(
@@ -450,56 +280,3 @@ MARGARET = Participant(
 )
 
 PARTICIPANTS = [ADA, GRACE, LINUS, MARGARET]
-
-
-def predictions_for(task: Task, entry: Entry, *, seed: str) -> bytes:
-    """The entry's prediction file (JSONL: `id`, `prediction`) over the task's scored splits."""
-    columns = [task.id_column, task.label_column, *task.metadata_columns]
-    if task.type != "image-classification":
-        columns += task.input_columns
-    rows = []
-    for split in task.scored_splits:
-        rows += split_table(split, tuple(dict.fromkeys(columns))).to_pylist()
-    predictions = entry.predict(task, rows, random.Random(seed))
-    lines = (
-        json.dumps({"id": row[task.id_column], "prediction": prediction})
-        for row, prediction in zip(rows, predictions, strict=True)
-    )
-    return "".join(line + "\n" for line in lines).encode()
-
-
-def demo_participants_create(*, benchmarks: list[Benchmark] | None = None) -> list[Submission]:
-    """Create the simulated participants (unusable passwords) and submit each one's entry on
-    every demo benchmark that is imported, unless they already have. Idempotent; the new
-    submissions are queued for the worker once committed."""
-    benchmarks = benchmarks if benchmarks is not None else list(Benchmark.objects.all())
-    by_slug = {b.slug: b for b in benchmarks}
-    created = []
-    User = get_user_model()
-    for participant in PARTICIPANTS:
-        user, new = User.objects.get_or_create(username=participant.username)
-        if new:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        for slug, entry in participant.entries.items():
-            benchmark = by_slug.get(slug)
-            if benchmark is None:
-                continue
-            if Submission.objects.filter(
-                benchmark=benchmark, participant=user, name=entry.name
-            ).exists():
-                continue
-            task = benchmark.tasks.get()
-            data = predictions_for(task, entry, seed=f"{participant.username}/{slug}")
-            upload = ContentFile(data, name=f"{participant.username}-{slug}.jsonl")
-            created.append(
-                submission_create(
-                    benchmark=benchmark,
-                    participant=user,
-                    uploaded_file=upload,
-                    task=task,
-                    name=entry.name,
-                    description=entry.description,
-                )
-            )
-    return created

@@ -471,7 +471,7 @@ def _candidates(
     )
     atoms, atom_sizes = _atoms(blocks, fine_sizes)
     # Blocks numbered densely per slice, so that a withheld slice counts as one block.
-    dense = np.stack([np.unique(column, return_inverse=True)[1] for column in atoms.T], axis=1)
+    dense = np.stack([_renumbered(column) for column in atoms.T], axis=1)
     widths = [int(column.max()) + 1 for column in dense.T]
     blamed = _isolable_atoms(dense, atom_sizes, widths, min_size)
     if not len(blamed):
@@ -494,16 +494,28 @@ def _atoms(codes: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.nda
         present = np.flatnonzero(counts)
         return np.stack(np.unravel_index(present, widths), axis=1), counts[present].astype(np.int64)
     key = np.zeros(len(codes), dtype=np.int64)
+    span = 1
     for column, width in zip(codes.T, widths, strict=True):
-        # Kept dense after every column, so that the mixed-radix key cannot overflow.
-        _, key = np.unique(key * width + column, return_inverse=True)
-        key = key.reshape(-1)
+        if span * width > _KEY_LIMIT:
+            # Renumbered densely (in the same order) only when the mixed-radix key could overflow.
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1)
+            span = int(key.max()) + 1
+        key = key * width + column
+        span *= width
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(first))
     return codes[first], counts.astype(np.int64)
 
 
 _DIRECT_KEYS = 1 << 22
+_KEY_LIMIT = 1 << 62
+
+
+def _renumbered(column: np.ndarray) -> np.ndarray:
+    """Nonnegative codes renumbered 0, 1, ... in their order, without gaps."""
+    present = np.bincount(column) > 0
+    return (np.cumsum(present) - 1)[column]
 
 
 def _isolable_atoms(
@@ -547,7 +559,7 @@ def _isolable_atoms(
     ties = _orthonormal_rows(vectors[large] - vectors[anchor[group[large]]])
 
     def reduced(rows: np.ndarray) -> np.ndarray:
-        return rows - (rows @ ties) @ ties.T
+        return rows - (rows @ ties) @ ties.T if ties.shape[1] else rows
 
     members = np.flatnonzero(small)
     free = anchor[group[members]] < 0  # wide block without a large atom: a basis element of its own
@@ -560,33 +572,52 @@ def _isolable_atoms(
     blocks = group[members]
     # Within a free wide block, differences of atoms are what remains once the block's first
     # atom is a basis element; they span the same space whichever atom comes first.
-    first = {}
-    for i, block in zip(np.flatnonzero(free), blocks[free], strict=True):
-        first.setdefault(block, i)
-    starts = np.array([first.get(b, 0) for b in blocks])
-    tied[free] = reduced(vectors[members[free]] - vectors[members[starts[free]]])
-    rank = np.linalg.matrix_rank(tied, tol=_TOLERANCE) if len(tied) and tied.shape[1] else 0
-    free_blocks = np.unique(blocks[free])
+    free_rows = np.flatnonzero(free)
+    free_blocks, first = np.unique(blocks[free_rows], return_index=True)
+    starts = free_rows[first][np.searchsorted(free_blocks, blocks[free_rows])]
+    tied[free_rows] = reduced(vectors[members[free_rows]] - vectors[members[starts]])
+    rank, span = _row_span(tied)
+    # Every row is a difference of two atoms' incidence (less its part in `ties`, which is
+    # orthogonal to `span`), so its coordinates in `span` are differences of theirs.
+    coordinates = vectors @ span
+    references = np.where(free, 0, anchor[group[members]])
     left = sizes[members].copy()
+    lead_rows = np.zeros(len(members), dtype=np.int64)
+    is_lead = np.zeros(len(members), dtype=bool)
+
+    def differences(rows: np.ndarray) -> np.ndarray:
+        # Rows of `tied`, but free atoms counted by their difference from their block's lead.
+        out = tied[rows]
+        on = free[rows]
+        if on.any():
+            rows = rows[on]
+            out[on] = reduced(vectors[members[rows]] - vectors[members[lead_rows[rows]]])
+        return out
+
     needed = min_size
     while needed > 0:
-        order = np.lexsort((np.arange(len(left)), -left))
+        order = np.argsort(-left, kind="stable")
         order = order[left[order] > 0]
         # The first atom of each free block in this order leads it; the rest count by their
         # difference from it.
-        leads = {}
-        for i in order[free[order]]:
-            leads.setdefault(blocks[i], i)
-        if len(leads) < len(free_blocks):
+        ordered_free = order[free[order]]
+        lead_blocks, first = np.unique(blocks[ordered_free], return_index=True)
+        if len(lead_blocks) < len(free_blocks):
             return _ran_out(members, left)
-        lead_rows = np.array([leads.get(b, i) for i, b in enumerate(blocks)])
-        candidates = order[~np.isin(order, list(leads.values()))]
-        differences = tied.copy()
-        differences[free] = reduced(vectors[members[free]] - vectors[members[lead_rows[free]]])
-        chosen = _greedy_basis(differences, candidates, rank)
+        leads = ordered_free[np.sort(first)]
+        lead_rows[free_rows] = ordered_free[first][np.searchsorted(lead_blocks, blocks[free_rows])]
+        is_lead[:] = False
+        is_lead[leads] = True
+        candidates = order[~is_lead[order]]
+        references[free_rows] = members[lead_rows[free_rows]]
+
+        def project(rows: np.ndarray) -> np.ndarray:
+            return coordinates[members[rows]] - coordinates[references[rows]]
+
+        chosen = _greedy_basis(differences, candidates, rank, (span, project))
         if chosen is None:
             return _ran_out(members, left)
-        basis = np.concatenate([np.fromiter(leads.values(), dtype=np.int64), chosen])
+        basis = np.concatenate([leads, chosen])
         outside = np.delete(left, basis)
         # Use this basis until its scarcest atom is no richer than the best atom outside it,
         # so that the packing stays balanced.
@@ -613,21 +644,109 @@ def _orthonormal_rows(rows: np.ndarray) -> np.ndarray:
     return vt[singular > _TOLERANCE * max(1.0, singular.max(initial=0.0))].T
 
 
-def _greedy_basis(vectors: np.ndarray, order: np.ndarray, rank: int) -> np.ndarray | None:
+def _row_span(rows: np.ndarray) -> tuple[int, np.ndarray]:
+    """The rank of `rows` (singular values over `_TOLERANCE`, as `np.linalg.matrix_rank`) and
+    an orthonormal basis (columns) of their span.
+
+    Many rows and few columns: the Gram matrix's eigenvectors split the columns' space into
+    directions the rows clearly have and the rest, whose share of the rows is then measured
+    exactly (singular values of the rows projected onto them), so that no direction the rows
+    have beyond the tolerance is lost to the Gram matrix's rounding."""
+    if not len(rows) or not rows.shape[1]:
+        return 0, np.zeros((rows.shape[1], 0))
+    if len(rows) <= 4 * rows.shape[1]:
+        _, singular, vt = np.linalg.svd(rows, full_matrices=False)
+        clear = singular > _TOLERANCE
+        return int(clear.sum()), vt[clear].T
+    values, vectors = np.linalg.eigh(rows.T @ rows)
+    clear = values > _GRAM_CLEAR * max(values.max(initial=0.0), 1.0)
+    rest = vectors[:, ~clear]
+    basis = vectors[:, clear]
+    if rest.shape[1]:
+        # What the rows have in the rest is small next to the clear part, so its own Gram
+        # matrix resolves it to well within the tolerance.
+        projected = rows @ rest
+        values, inner = np.linalg.eigh(projected.T @ projected)
+        basis = np.hstack([basis, rest @ inner[:, values > _TOLERANCE**2]])
+    return basis.shape[1], basis
+
+
+_GRAM_CLEAR = 1e-9  # relative eigenvalue above which a direction is far beyond rounding
+
+
+def _greedy_basis(vectors, order: np.ndarray, rank: int, span=None) -> np.ndarray | None:
     """`rank` independent rows of `vectors` taken in `order`, a block at a time (pivoted QR
-    picks within a block), or None if those rows do not span that many dimensions."""
+    picks within a block), or None if those rows do not span that many dimensions.
+
+    `vectors` is an array or a function giving the rows of given indices. With `span`, an
+    orthonormal basis (columns) of a space holding all the rows and a function giving rows'
+    coordinates in it, blocks whose rows all lie in the span of those taken so far are skipped
+    without a QR: they would add none. The rows ahead are checked against what of `span` is
+    left uncovered, a window at a time (doubling while nothing is found), so that a long walk
+    over dependent rows costs few products."""
+    rows = vectors if callable(vectors) else vectors.__getitem__
     basis: list[int] = []
-    q = np.zeros((vectors.shape[1], 0))
-    for start in range(0, len(order), 64):
-        if len(basis) == rank:
-            break
-        chosen = order[start : start + 64]
-        residual = vectors[chosen].T - q @ (q.T @ vectors[chosen].T)
-        r_q, r_r, pivots = scipy.linalg.qr(residual, mode="economic", pivoting=True)
+    q = np.zeros((span[0].shape[0] if span is not None else vectors.shape[1], 0))
+    uncovered = np.eye(span[0].shape[1]) if span is not None else None  # coordinates
+    pending = np.zeros(0, dtype=np.int64)  # positions ahead whose rows may add (if stale: did)
+    stale = False
+    scanned, window = 0, _BLOCK
+    start = 0
+    while len(basis) < rank and start < len(order):
+        if uncovered is not None:
+            project = span[1]
+            pending = pending[pending >= start]
+            if stale and len(pending):
+                pending = pending[_outside(project(order[pending]), uncovered)]
+            stale = False
+            while not len(pending) and scanned < len(order):
+                low = max(scanned, start)
+                high = min(len(order), low + window)
+                ahead = np.arange(low, high)
+                pending = ahead[_outside(project(order[ahead]), uncovered)]
+                scanned = high
+                window = _BLOCK if len(pending) else min(2 * window, _WINDOW)
+            if not len(pending):
+                break
+            start += (int(pending[0]) - start) // _BLOCK * _BLOCK
+        chosen = order[start : start + _BLOCK]
+        block = rows(chosen).T
+        residual = block - q @ (q.T @ block)
+        r_q, r_r, pivots = scipy.linalg.qr(
+            residual, mode="economic", pivoting=True, check_finite=False
+        )
         found = min(int((np.abs(np.diag(r_r)) > _TOLERANCE).sum()), rank - len(basis))
         basis += chosen[pivots[:found]].tolist()
-        q = np.hstack([q, r_q[:, :found]])
+        if found:
+            q = np.hstack([q, r_q[:, :found]])
+            if uncovered is not None:
+                uncovered = _uncovered(uncovered, span[0].T @ r_q[:, :found])
+                stale = True
+        start += _BLOCK
     return np.asarray(basis, dtype=np.int64) if len(basis) == rank else None
+
+
+_BLOCK = 64
+_WINDOW = 1 << 14
+
+
+def _outside(coordinates: np.ndarray, uncovered: np.ndarray) -> np.ndarray:
+    """Whether each row (its coordinates) has a part in the space `uncovered` (orthonormal
+    columns) that a block's pivoted QR could count: far below `_TOLERANCE` is taken as none."""
+    if not uncovered.shape[1]:
+        return np.zeros(len(coordinates), dtype=bool)
+    return np.linalg.norm(coordinates @ uncovered, axis=1) > _TOLERANCE / 16
+
+
+def _uncovered(uncovered: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """An orthonormal basis (columns) of the part of span(`uncovered`) (orthonormal columns)
+    orthogonal to the orthonormal columns `added`, which lie in it (near enough: the result
+    only decides which rows are worth a QR)."""
+    inside = uncovered.T @ added
+    if inside.shape[1] >= inside.shape[0]:
+        return uncovered[:, :0]
+    basis, _ = np.linalg.qr(inside, mode="complete")
+    return uncovered @ basis[:, inside.shape[1] :]
 
 
 def suppress_hidden_cells(cells: list[dict], publication: Publication) -> list[dict]:

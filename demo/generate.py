@@ -52,6 +52,23 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
+def numbered(prefix: str, rows: list[dict]) -> list[dict]:
+    """The rows in their order, each with an id first: `prefix-0001`, `prefix-0002`, ..."""
+    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+
+
+def split_rows(bundle: str, sizes: dict[str, int], make_split):
+    """Each split's rows, from `make_split(rng, prefix, size)` with a generator seeded by name."""
+    for split, prefix, size in split_names(sizes):
+        yield split, make_split(random.Random(f"{bundle}/{split}"), prefix, size)
+
+
+def write_splits(root: Path, bundle: str, sizes: dict[str, int], make_split) -> None:
+    """Write each split's rows to `ROOT/bundle/data/<split>.jsonl`."""
+    for split, rows in split_rows(bundle, sizes, make_split):
+        write_jsonl(root / bundle / "data" / f"{split}.jsonl", rows)
+
+
 def words(text: str) -> int:
     return len(text.split())
 
@@ -290,13 +307,12 @@ def sentiment_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
                 break
         rows.append({"text": text, "label": "positive" if positive else "negative", "topic": topic})
     rng.shuffle(rows)
-    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+    return numbered(prefix, rows)
 
 
 def sentiment(root: Path) -> None:
     data = root / "sentiment-mini" / "data"
-    for split, prefix, size in split_names(SENTIMENT_SIZES):
-        rows = sentiment_split(random.Random(f"sentiment-mini/{split}"), prefix, size)
+    for split, rows in split_rows("sentiment-mini", SENTIMENT_SIZES, sentiment_split):
         if split == "train":
             sink = io.StringIO()
             writer = csv.writer(sink, lineterminator="\n")
@@ -454,13 +470,11 @@ def regression_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
                 break
         rows.append({"text": text, "stars": stars, "category": category})
     rng.shuffle(rows)
-    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+    return numbered(prefix, rows)
 
 
 def regression(root: Path) -> None:
-    for split, prefix, size in split_names(REGRESSION_SIZES):
-        rows = regression_split(random.Random(f"regression-mini/{split}"), prefix, size)
-        write_jsonl(root / "regression-mini" / "data" / f"{split}.jsonl", rows)
+    write_splits(root, "regression-mini", REGRESSION_SIZES, regression_split)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,13 +637,11 @@ def ner_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
     counts = [0, 1, 1, 2, 2, 2, 3, 3, 4]
     rows = [ner_row(rng, domains[i % 3], counts[(i // 3) % len(counts)]) for i in range(size)]
     rng.shuffle(rows)
-    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+    return numbered(prefix, rows)
 
 
 def ner(root: Path) -> None:
-    for split, prefix, size in split_names(NER_SIZES):
-        rows = ner_split(random.Random(f"ner-mini/{split}"), prefix, size)
-        write_jsonl(root / "ner-mini" / "data" / f"{split}.jsonl", rows)
+    write_splits(root, "ner-mini", NER_SIZES, ner_split)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -858,13 +870,11 @@ def qa_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
             per_type[qtype] += 1
             unanswerable += not answerable
             taken += 1
-    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+    return numbered(prefix, rows)
 
 
 def qa(root: Path) -> None:
-    for split, prefix, size in split_names(QA_SIZES):
-        rows = qa_split(random.Random(f"qa-mini/{split}"), prefix, size)
-        write_jsonl(root / "qa-mini" / "data" / f"{split}.jsonl", rows)
+    write_splits(root, "qa-mini", QA_SIZES, qa_split)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1009,7 +1019,8 @@ NEWS = [news_council, news_recall, news_sport, news_weather, news_school]
 SUMMARY_SIZES = {"train": 400, "dev": 250, "test": 450}
 
 
-def summaries_split(rng: random.Random, prefix: str, size: int, several: bool) -> list[dict]:
+def summaries_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
+    several = prefix != "tr"  # dev and test rows: a list of one or two references
     lengths = ["short", "medium", "long"]
     rows = []
     for i in range(size):
@@ -1030,14 +1041,11 @@ def summaries_split(rng: random.Random, prefix: str, size: int, several: bool) -
             reference = [first] if several else first
         rows.append({"source": source, "reference": reference, "category": category})
     rng.shuffle(rows)
-    return [{"id": f"{prefix}-{i:04d}", **row} for i, row in enumerate(rows, 1)]
+    return numbered(prefix, rows)
 
 
 def summaries(root: Path) -> None:
-    for split, prefix, size in split_names(SUMMARY_SIZES):
-        rng = random.Random(f"summaries-mini/{split}")
-        rows = summaries_split(rng, prefix, size, several=split != "train")
-        write_jsonl(root / "summaries-mini" / "data" / f"{split}.jsonl", rows)
+    write_splits(root, "summaries-mini", SUMMARY_SIZES, summaries_split)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1114,8 +1122,8 @@ def images(root: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for split, prefix, size in split_names(IMAGE_SIZES):
-        rng = random.Random(f"images-mini/{split}")
+
+    def images_split(rng: random.Random, prefix: str, size: int) -> list[dict]:
         # Colours balanced, three light patches for two dark ones, in no order by id.
         kinds = [(COLOURS[i % 3], "light" if (i // 3) % 5 < 3 else "dark") for i in range(size)]
         rng.shuffle(kinds)
@@ -1123,9 +1131,10 @@ def images(root: Path) -> None:
         for i, (colour, brightness) in enumerate(kinds, 1):
             name = f"images/{prefix}-{i:04d}.png"
             (bundle / name).write_bytes(image(rng, colour, brightness))
-            rows.append({"id": f"{prefix}-{i:04d}", "image": name, "label": colour,
-                         "brightness": brightness})  # fmt: skip
-        write_jsonl(bundle / "data" / f"{split}.jsonl", rows)
+            rows.append({"image": name, "label": colour, "brightness": brightness})
+        return numbered(prefix, rows)
+
+    write_splits(root, "images-mini", IMAGE_SIZES, images_split)
 
 
 GENERATORS = {

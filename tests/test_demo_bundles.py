@@ -3,10 +3,7 @@ with a value for the task's primary metric: the demos are what a newcomer sees f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from benchmarks.models import Split
 from benchmarks.services import benchmark_import
@@ -14,22 +11,14 @@ from scoring.tasktypes import TASK_TYPES
 from submissions import baselines as baselines_service
 from submissions import pipeline as services
 from submissions.models import Evaluation, Submission
+from tests.demo_helpers import BUNDLES, private_storage  # noqa: F401 - a fixture
 
-DEMO_ROOT = Path(settings.BASE_DIR) / "demo"
-BUNDLES = sorted(p.parent for p in DEMO_ROOT.glob("*/benchmark.yaml"))
 # Demo bundles travel with the repository and into every checkout: they stay small.
 MAX_BUNDLE_BYTES = 700_000
 
 
 @pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
+def hf_cache(settings, tmp_path):
     settings.HF_DATASETS_CACHE = str(tmp_path / "hf")
 
 

@@ -3,30 +3,14 @@ demo bundles imported, their baselines scored, then each page fetched."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from benchmarks.services import benchmark_import
 from submissions import baselines as baselines_service
 from submissions import pipeline as services
 from submissions.models import Submission
-
-DEMO_ROOT = Path(settings.BASE_DIR) / "demo"
-BUNDLES = sorted(p.parent for p in DEMO_ROOT.glob("*/benchmark.yaml"))
-
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
+from tests.demo_helpers import BUNDLES, private_storage  # noqa: F401 - a fixture
 
 
 @pytest.mark.django_db

@@ -8,12 +8,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
@@ -24,21 +22,9 @@ from submissions import pipeline
 from submissions.demo_participants import PARTICIPANTS
 from submissions.management.commands.setup_demo import DEMO_BUNDLES
 from submissions.models import Evaluation, Submission
+from tests.demo_helpers import BUNDLES, DEMO_ROOT, private_storage  # noqa: F401 - a fixture
 
-DEMO_ROOT = Path(settings.BASE_DIR) / "demo"
-BUNDLES = sorted(p.parent for p in DEMO_ROOT.glob("*/benchmark.yaml"))
 MIN_SLICE_SIZE = 20
-
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "storage")},
-        },
-    }
 
 
 def load_generator():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from unittest import mock
 
@@ -26,6 +25,7 @@ from benchmarks.services import benchmark_import
 from submissions import pipeline
 from submissions.demo_participants import demo_participants_create
 from submissions.models import Submission
+from tests.e2e.test_browser_participant_flow import chromium_launched
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -45,20 +45,8 @@ def screenshot_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def chromium_browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (CI installs it)")
-    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the tests
-    # make between page actions are still synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium_launched() as browser:
         yield browser
-        browser.close()
 
 
 class Tab:

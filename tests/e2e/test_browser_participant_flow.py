@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from django.test import LiveServerTestCase
@@ -18,27 +19,35 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 LABELS = ["negative", "positive"]
 
 
-@pytest.fixture
-def browser_page(tmp_path):
+@contextmanager
+def chromium_launched():
+    """Debian's Chromium under Playwright, closed on the way out; the test is skipped where
+    either is missing."""
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (CI installs it)")
-    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the test
-    # makes between page actions are still synchronous.
+    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the tests
+    # make between page actions are still synchronous.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    with chromium_launched() as browser:
         page = browser.new_page()
         page.set_default_timeout(30_000)
         yield page
         page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
         if os.environ.get("SCREENSHOT_DIR"):
             page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "flow.png"))
-        browser.close()
 
 
 class BrowserParticipantFlowTests(LiveServerTestCase):

@@ -17,22 +17,7 @@ from scoring.autoslices import (
 )
 from scoring.evaluation import score_split
 from scoring.slices import hidden_publication, question_overlap, slice_cells, suppress_hidden_cells
-
-
-def task(task_type, label, inputs, labels=(), metrics=None, slices=()):
-    return {
-        "slug": "t",
-        "type": task_type,
-        "columns": {
-            "id": "id",
-            "inputs": list(inputs),
-            "label": label,
-            "labels": list(labels),
-            "metadata": [],
-        },
-        "metrics": metrics,
-        "slices": list(slices),
-    }
+from tests.scoring_pure.task_specs import task
 
 
 def preds(gold, values, type_=None):

@@ -11,22 +11,7 @@ import pytest
 from scoring.evaluation import score_split
 from scoring.metrics.bleu import CHRF
 from scoring.predictions import check_predictions
-
-
-def task(task_type, label, inputs, labels=(), metrics=None, slices=()):
-    return {
-        "slug": "t",
-        "type": task_type,
-        "columns": {
-            "id": "id",
-            "inputs": list(inputs),
-            "label": label,
-            "labels": list(labels),
-            "metadata": [],
-        },
-        "metrics": metrics,
-        "slices": list(slices),
-    }
+from tests.scoring_pure.task_specs import task
 
 
 def test_classification_examples_in_gold_order_with_cells():

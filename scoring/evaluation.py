@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import platform
+from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
@@ -189,7 +190,7 @@ def score_split(
     if automatic:
         partitions += _automatic_partitions(task_spec, gold, scorer, measures)
     slices = []
-    row_means = scorer.row_means() if partitions else {}
+    bases = interval_bases(scorer.row_means()) if partitions else {}
     for slice_spec, codes, names in partitions:
         flags = {k: slice_spec[k] for k in ("auto", "by_prediction") if slice_spec.get(k)}
         if slice_spec.get("unit") == "entities":
@@ -202,7 +203,7 @@ def score_split(
             continue
         sizes = np.bincount(codes, minlength=len(names))
         cells = scorer.cell_values(codes, len(names))
-        intervals = cell_intervals(row_means, codes, len(names))
+        intervals = cell_intervals(bases, codes, sizes, cells)
         for index, name in enumerate(names):
             if sizes[index] == 0:
                 continue  # an empty bin says nothing; listing it would only trip suppression
@@ -246,39 +247,62 @@ def _cell(
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
 
-def cell_intervals(
-    row_means: dict[str, np.ndarray], codes: np.ndarray, n_cells: int
-) -> dict[str, list[list[float] | None]]:
-    """95% intervals of each cell's value for the keys that are means of per-row values
-    (`Scorer.row_means`): the Wilson score interval where the per-row values take two values,
-    0 and a maximum (accuracy, exact match: a proportion, scaled), else the normal
-    approximation mean ± z·s/√n (SQuAD F1, ROUGE, MAE, MSE). Computed in one pass with the
-    cells' sums and sums of squares, where a bootstrap per cell would cost as much again as the
-    whole scoring for every slice. None for a cell of fewer than two rows or a key with
-    non-finite per-row values."""
-    counts = np.bincount(codes, minlength=n_cells).astype(np.float64)
-    out: dict[str, list[list[float] | None]] = {}
+@dataclass(frozen=True)
+class IntervalBasis:
+    """What the cells' intervals of one key need besides the cells' values and sizes: `top`,
+    the maximum where the per-row values are 0 or that maximum (a scaled proportion), else the
+    per-row squares."""
+
+    top: float | None
+    squares: np.ndarray | None
+
+
+def interval_bases(row_means: dict[str, np.ndarray]) -> dict[str, IntervalBasis]:
+    """Per key of `Scorer.row_means`, once per split: is it a proportion, else its squares.
+    Keys with non-finite per-row values get no intervals."""
+    bases = {}
     for key, values in row_means.items():
         values = np.asarray(values, dtype=np.float64)
         if not len(values) or not np.isfinite(values).all():
             continue
         top = float(values.max())
+        if top > 0 and np.isin(values, (0.0, top)).all():
+            bases[key] = IntervalBasis(top=top, squares=None)
+        else:
+            bases[key] = IntervalBasis(top=None, squares=values * values)
+    return bases
+
+
+def cell_intervals(
+    bases: dict[str, IntervalBasis], codes: np.ndarray, sizes: np.ndarray, cells: list[dict]
+) -> dict[str, list[list[float] | None]]:
+    """95% intervals of each cell's value for the keys that are means of per-row values
+    (`Scorer.row_means`; `cells` holds each cell's values, `sizes` its rows): the Wilson score
+    interval for a proportion (accuracy, exact match, scaled), else the normal approximation
+    mean ± z·s/√n (SQuAD F1, ROUGE, MAE, MSE), with the cell's sum of squares: one `bincount`
+    per key and slice at most, where a bootstrap per cell would cost as much again as the
+    whole scoring for every slice. None for a cell of fewer than two rows or without a value."""
+    counts = np.asarray(sizes, dtype=np.float64)
+    out: dict[str, list[list[float] | None]] = {}
+    for key, basis in bases.items():
+        mean = np.array(
+            [np.nan if cell.get(key) is None else cell[key] for cell in cells], dtype=np.float64
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(codes, weights=values, minlength=n_cells) / counts
-            if top > 0 and np.isin(values, (0.0, top)).all():
-                p = np.clip(mean / top, 0.0, 1.0)
+            if basis.top is not None:
+                p = np.clip(mean / basis.top, 0.0, 1.0)
                 z2n = Z95 * Z95 / counts
                 centre = (p + z2n / 2) / (1 + z2n)
                 half = Z95 * np.sqrt(p * (1 - p) / counts + z2n / (4 * counts)) / (1 + z2n)
-                low, high = top * (centre - half), top * (centre + half)
+                low, high = basis.top * (centre - half), basis.top * (centre + half)
             else:
-                squares = np.bincount(codes, weights=values * values, minlength=n_cells)
+                squares = np.bincount(codes, weights=basis.squares, minlength=len(counts))
                 variance = np.maximum(squares - counts * mean * mean, 0.0) / (counts - 1)
                 half = Z95 * np.sqrt(variance / counts)
                 low, high = mean - half, mean + half
+        usable = (counts >= 2) & np.isfinite(low) & np.isfinite(high)
         out[key] = [
-            [float(low[i]), float(high[i])] if counts[i] >= 2 and np.isfinite(half[i]) else None
-            for i in range(n_cells)
+            [float(low[i]), float(high[i])] if usable[i] else None for i in range(len(counts))
         ]
     return out
 

@@ -10,19 +10,30 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from scoring.evaluation import cell_intervals, score_split
+from scoring.evaluation import cell_intervals, interval_bases, score_split
+
+
+def intervals(key: str, values: np.ndarray, codes: np.ndarray, n_cells: int) -> list:
+    """The cells' intervals of one key, from per-row values, as score_split computes them (the
+    cells' values being the means of their rows)."""
+    sizes = np.bincount(codes, minlength=n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.bincount(codes, weights=values, minlength=n_cells) / sizes
+    cells = [{key: float(m)} if size else {key: None} for m, size in zip(means, sizes, strict=True)]
+    found = cell_intervals(interval_bases({key: values}), codes, sizes, cells)
+    return found.get(key)
 
 
 def test_a_proportion_gets_the_wilson_interval():
     # 50 of 100 right: the Wilson interval is 0.5 ± 0.0962 (textbook value).
     values = np.array([1.0] * 50 + [0.0] * 50)
-    (bounds,) = cell_intervals({"accuracy": values}, np.zeros(100, np.int64), 1)["accuracy"]
+    (bounds,) = intervals("accuracy", values, np.zeros(100, np.int64), 1)
     assert bounds == pytest.approx([0.40383, 0.59617], abs=1e-5)
 
 
 def test_a_scaled_proportion_keeps_its_scale():
     values = np.array([100.0] * 9 + [0.0])  # exact match on 0-100: 9 of 10
-    (bounds,) = cell_intervals({"exact_match": values}, np.zeros(10, np.int64), 1)["exact_match"]
+    (bounds,) = intervals("exact_match", values, np.zeros(10, np.int64), 1)
     z = stats.norm.ppf(0.975)
     p, n = 0.9, 10
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -35,7 +46,7 @@ def test_a_mean_of_scores_gets_the_normal_interval_per_cell():
     rng = np.random.default_rng(3)
     values = rng.random(300)
     codes = np.repeat([0, 1, 2], 100)
-    found = cell_intervals({"f1": values}, codes, 3)["f1"]
+    found = intervals("f1", values, codes, 3)
     for cell in range(3):
         part = values[codes == cell]
         half = stats.norm.ppf(0.975) * part.std(ddof=1) / math.sqrt(len(part))
@@ -43,9 +54,9 @@ def test_a_mean_of_scores_gets_the_normal_interval_per_cell():
 
 
 def test_cells_of_one_row_and_non_finite_values_get_none():
-    found = cell_intervals({"mae": np.array([1.0, 2.0, 3.0])}, np.array([0, 0, 1]), 2)["mae"]
+    found = intervals("mae", np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), 2)
     assert found[0] is not None and found[1] is None
-    assert cell_intervals({"mse": np.array([1.0, np.inf])}, np.array([0, 0]), 1) == {}
+    assert interval_bases({"mse": np.array([1.0, np.inf])}) == {}
 
 
 def test_score_split_gives_intervals_to_mean_metrics_only():

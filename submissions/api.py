@@ -14,7 +14,13 @@ from rest_framework.response import Response
 from benchmarks.access import get_benchmark_for
 from submissions import analysis, services
 from submissions.access import get_own_submission_for, get_result_for
-from submissions.selectors import CELL_FIELDS, SelectionError, breakdown_for, leaderboard_for
+from submissions.selectors import (
+    CELL_FIELDS,
+    SelectionError,
+    breakdown_for,
+    leaderboard_for,
+    shown_cell,
+)
 from submissions.serializers import (
     LeaderboardRowSerializer,
     ModelSubmissionSerializer,
@@ -95,7 +101,7 @@ def submission_breakdown(request, submission_id: int):
             "role": result["role"],
             "primary": result["primary"],
             "overall": result["metrics"],
-            "slices": [{k: cell[k] for k in (*CELL_FIELDS, "gap")} for cell in result["cells"]],
+            "slices": [shown_cell(cell, (*CELL_FIELDS, "gap")) for cell in result["cells"]],
             "confusion": result["confusion"],
         }
     )

@@ -50,11 +50,24 @@ class SelectionError(Exception):
 # future scorer keeps beside them (per-row examples, say) stays on the server unless a view is
 # written for it on purpose.
 CELL_FIELDS = ("slice", "cell", "n", "metrics", "suppressed")
+# Marks a cell carries only where they are true: an automatic slice's, a cell defined by the
+# predictions (a predicted label), a cell counting entities rather than rows.
+CELL_FLAGS = ("auto", "by_prediction", "unit")
+
+
+def shown_cell(cell: dict, fields: tuple = CELL_FIELDS) -> dict:
+    """A stored cell as it may be shown: the whitelisted fields, and the marks it has."""
+    return {
+        **{k: cell.get(k) for k in fields},
+        **{k: cell[k] for k in CELL_FLAGS if cell.get(k)},
+    }
+
+
 CONFUSION_FIELDS = ("labels", "matrix")
 
 
 def visible_slices(evaluation: Evaluation) -> list[dict]:
-    cells = [{k: cell.get(k) for k in CELL_FIELDS} for cell in evaluation.slices or []]
+    cells = [shown_cell(cell) for cell in evaluation.slices or []]
     if evaluation.split.role == Split.Role.HIDDEN:
         publication = slice_publication(evaluation.split, evaluation.task)
         return suppress_hidden_cells(cells, publication)

@@ -350,8 +350,9 @@ class ClassificationScorer(Scorer):
         return correct.astype(np.float64), correct
 
     def row_means(self) -> dict[str, np.ndarray]:
-        keys = [key for key in self.values() if key == "accuracy"]
-        return {key: (self.true_codes == self.pred_codes).astype(np.float64) for key in keys}
+        if not any(spec["name"] == "accuracy" for spec in self.specs):
+            return {}
+        return {"accuracy": (self.true_codes == self.pred_codes).astype(np.float64)}
 
     def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Scores of the confusion matrices of resampled rows: each (R, n) weight row summed

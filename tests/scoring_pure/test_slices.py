@@ -161,7 +161,7 @@ def test_a_spec_that_cannot_be_computed_or_is_named_twice_shows_nothing():
 
 @pytest.mark.parametrize("block_bytes", [3, 1 << 20])
 def test_word_counts_agree_with_str_split(monkeypatch, block_bytes):
-    monkeypatch.setattr(slices, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(slices.cells, "_BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(0)
     alphabet = list(" \t\na\u00a0b\u3000c\x1c.é\x85\u2028")
     for trial in range(200):

@@ -92,6 +92,46 @@ def confusion_intervals(
     return _collect(chunks(), resamples)
 
 
+def cell_confusion_intervals(
+    cms: np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray, np.ndarray], Stats],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> list[dict[str, list[float] | None]]:
+    """`confusion_intervals` of each of the (cells, K, K) confusion matrices `cms`, each cell
+    resampling its own rows: all cells in one multinomial draw per chunk of resamples, the
+    statistic getting (size, cells, K) counts. An empty dict for a cell of fewer than two rows.
+    With many classes (more than CHUNK_ENTRIES entries per resample), cells go one at a time
+    through `confusion_intervals`, which draws over their non-zero entries only."""
+    cms = np.asarray(cms, dtype=np.float64)
+    cells, k = cms.shape[0], cms.shape[-1]
+    flat = cms.reshape(cells, k * k)
+    n = flat.sum(axis=1)
+    live = np.flatnonzero(n >= 2)
+    out: list[dict[str, list[float] | None]] = [{} for _ in range(cells)]
+    if resamples <= 0 or not len(live):
+        return out
+    if len(live) * k * k > CHUNK_ENTRIES:
+        for cell in live:
+            out[cell] = confusion_intervals(cms[cell], statistic, resamples=resamples, seed=seed)
+        return out
+    rng = np.random.default_rng(seed)
+    pvals = flat[live] / n[live, None]
+    merged: dict[str, list[np.ndarray]] = {}
+    for size in _chunk_sizes(resamples, len(live) * k * k):
+        draws = rng.multinomial(n[live].astype(np.int64), pvals, size=(size, len(live)))
+        drawn = draws.reshape(size, len(live), k, k).astype(np.float64)
+        tp = np.diagonal(drawn, axis1=-2, axis2=-1)
+        for key, values in statistic(tp, drawn.sum(axis=-1), drawn.sum(axis=-2)).items():
+            merged.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
+    for key, parts in merged.items():
+        samples = np.concatenate(parts)  # (resamples, live cells)
+        for column, cell in enumerate(live):
+            out[cell][key] = percentile_ci(samples[:, column])
+    return out
+
+
 def resample_weights(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """(size, n) multinomial row counts: each row is one bootstrap resample of n rows."""
     picks = rng.integers(0, n, size=(size, n))

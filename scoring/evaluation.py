@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import platform
-from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 from scoring import tasktypes
 from scoring.autoslices import PREDICTED_LABEL, SKIPPED, automatic_partitions
 from scoring.bootstrap import RESAMPLES
+from scoring.intervals import cell_intervals, interval_bases
 from scoring.metrics.base import CombinedScorer, Scorer
 from scoring.metrics.bleu import BleuScorer, ChrfScorer
 from scoring.metrics.classification import ClassificationScorer
@@ -196,14 +196,18 @@ def score_split(
         if slice_spec.get("unit") == "entities":
             if not isinstance(scorer, SeqevalScorer):
                 continue
-            for name, n, cell in scorer.entity_type_cells():
+            for name, n, cell, cis in scorer.entity_type_cells():
                 slices.append(
-                    _cell(slice_spec["name"], name, n, cell, {**flags, "unit": "entities"})
+                    _cell(slice_spec["name"], name, n, cell, {**flags, "unit": "entities"}, cis)
                 )
             continue
         sizes = np.bincount(codes, minlength=len(names))
         cells = scorer.cell_values(codes, len(names))
         intervals = cell_intervals(bases, codes, sizes, cells)
+        rest = sorted({key for cell in cells for key in cell} - set(intervals))
+        intervals |= scorer.corpus_intervals(
+            codes, len(names), cells, rest, resamples=resamples, seed=seed
+        )
         for index, name in enumerate(names):
             if sizes[index] == 0:
                 continue  # an empty bin says nothing; listing it would only trip suppression
@@ -242,69 +246,6 @@ def _cell(
         },
     }
     return {**cell, **flags}
-
-
-Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
-
-
-@dataclass(frozen=True)
-class IntervalBasis:
-    """What the cells' intervals of one key need besides the cells' values and sizes: `top`,
-    the maximum where the per-row values are 0 or that maximum (a scaled proportion), else the
-    per-row squares."""
-
-    top: float | None
-    squares: np.ndarray | None
-
-
-def interval_bases(row_means: dict[str, np.ndarray]) -> dict[str, IntervalBasis]:
-    """Per key of `Scorer.row_means`, once per split: is it a proportion, else its squares.
-    Keys with non-finite per-row values get no intervals."""
-    bases = {}
-    for key, values in row_means.items():
-        values = np.asarray(values, dtype=np.float64)
-        if not len(values) or not np.isfinite(values).all():
-            continue
-        top = float(values.max())
-        if top > 0 and np.isin(values, (0.0, top)).all():
-            bases[key] = IntervalBasis(top=top, squares=None)
-        else:
-            bases[key] = IntervalBasis(top=None, squares=values * values)
-    return bases
-
-
-def cell_intervals(
-    bases: dict[str, IntervalBasis], codes: np.ndarray, sizes: np.ndarray, cells: list[dict]
-) -> dict[str, list[list[float] | None]]:
-    """95% intervals of each cell's value for the keys that are means of per-row values
-    (`Scorer.row_means`; `cells` holds each cell's values, `sizes` its rows): the Wilson score
-    interval for a proportion (accuracy, exact match, scaled), else the normal approximation
-    mean ± z·s/√n (SQuAD F1, ROUGE, MAE, MSE), with the cell's sum of squares: one `bincount`
-    per key and slice at most, where a bootstrap per cell would cost as much again as the
-    whole scoring for every slice. None for a cell of fewer than two rows or without a value."""
-    counts = np.asarray(sizes, dtype=np.float64)
-    out: dict[str, list[list[float] | None]] = {}
-    for key, basis in bases.items():
-        mean = np.array(
-            [np.nan if cell.get(key) is None else cell[key] for cell in cells], dtype=np.float64
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if basis.top is not None:
-                p = np.clip(mean / basis.top, 0.0, 1.0)
-                z2n = Z95 * Z95 / counts
-                centre = (p + z2n / 2) / (1 + z2n)
-                half = Z95 * np.sqrt(p * (1 - p) / counts + z2n / (4 * counts)) / (1 + z2n)
-                low, high = basis.top * (centre - half), basis.top * (centre + half)
-            else:
-                squares = np.bincount(codes, weights=basis.squares, minlength=len(counts))
-                variance = np.maximum(squares - counts * mean * mean, 0.0) / (counts - 1)
-                half = Z95 * np.sqrt(variance / counts)
-                low, high = mean - half, mean + half
-        usable = (counts >= 2) & np.isfinite(low) & np.isfinite(high)
-        out[key] = [
-            [float(low[i]), float(high[i])] if usable[i] else None for i in range(len(counts))
-        ]
-    return out
 
 
 def _automatic_partitions(

@@ -14,6 +14,8 @@ import datasets
 import evaluate
 import numpy as np
 
+from scoring.intervals import Intervals, linearised_intervals
+
 
 def make_info(
     cls: type,
@@ -70,6 +72,22 @@ class Scorer:
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         raise NotImplementedError
 
+    def corpus_intervals(
+        self,
+        codes: np.ndarray,
+        n_cells: int,
+        cells: list[dict],
+        keys: list[str],
+        *,
+        resamples: int,
+        seed: int,
+    ) -> Intervals:
+        """95% intervals per cell of `keys`, the metrics that are not means over rows (those get
+        theirs from `row_means`): key → one [low, high] or None per cell. `cells` holds the
+        cells' values (`cell_values`); keys a scorer does not report are left out. A bootstrap
+        of `resamples` draws from `seed` where one is cheap enough per cell."""
+        return {}
+
     def confusion(self) -> dict | None:
         return None
 
@@ -81,7 +99,7 @@ class Scorer:
     def row_means(self) -> dict[str, np.ndarray]:
         """Per-row values of the keys that are plain means over rows (accuracy, SQuAD's exact
         match and F1, ROUGE, MAE, MSE): key → (n,) float64 whose mean is the key's value. Slice
-        cells get intervals for these keys (`scoring.evaluation.cell_interval`)."""
+        cells get intervals for these keys (`scoring.intervals.cell_intervals`)."""
         return {}
 
     def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -96,6 +114,7 @@ class SumScorer(Scorer):
     (n, S) and `finalize(sums)` maps (..., S) sums to key → values over the leading dimensions."""
 
     stats: np.ndarray
+    BOUNDS: tuple[float, float | None] = (0.0, None)  # the range of every key's values
 
     def finalize(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -109,6 +128,26 @@ class SumScorer(Scorer):
         )
         finals = self.finalize(sums)
         return [{k: as_float(v[i]) for k, v in finals.items()} for i in range(n_cells)]
+
+    def corpus_intervals(
+        self,
+        codes: np.ndarray,
+        n_cells: int,
+        cells: list[dict],
+        keys: list[str],
+        *,
+        resamples: int,
+        seed: int,
+    ) -> Intervals:
+        """Delta-method intervals (`scoring.intervals.linearised_intervals`)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = self.finalize(np.zeros((1, self.stats.shape[1])))
+        keys = [key for key in keys if key in own]
+        if not keys:
+            return {}
+        return linearised_intervals(
+            self.stats, codes, n_cells, self.finalize, keys=keys, bounds=self.BOUNDS
+        )
 
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         from scoring.bootstrap import sum_intervals
@@ -143,6 +182,24 @@ class CombinedScorer(Scorer):
 
     def row_means(self) -> dict[str, np.ndarray]:
         return {k: v for scorer in self.scorers for k, v in scorer.row_means().items()}
+
+    def corpus_intervals(
+        self,
+        codes: np.ndarray,
+        n_cells: int,
+        cells: list[dict],
+        keys: list[str],
+        *,
+        resamples: int,
+        seed: int,
+    ) -> Intervals:
+        return {
+            k: v
+            for scorer in self.scorers
+            for k, v in scorer.corpus_intervals(
+                codes, n_cells, cells, keys, resamples=resamples, seed=seed
+            ).items()
+        }
 
     def weighted_values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v for s in self.scorers for k, v in s.weighted_values(weights).items()}

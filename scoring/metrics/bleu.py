@@ -206,6 +206,7 @@ def chrf_from_sums(sums: np.ndarray, order: int, beta: float = 2.0) -> np.ndarra
 
 class _CorpusScorer(SumScorer):
     KEY = ""
+    BOUNDS = (0.0, 100.0)
     extract = staticmethod(sentence_stats)
 
     def __init__(self, spec: dict, predictions: Sequence[str], references: Sequence):

@@ -21,7 +21,8 @@ import evaluate
 import numpy as np
 import scipy.sparse as sp
 
-from scoring.bootstrap import confusion_intervals
+from scoring.bootstrap import cell_confusion_intervals, confusion_intervals
+from scoring.intervals import Intervals
 from scoring.metrics.base import Scorer, as_float, make_info, safe_divide
 
 VERSION = "1.0.0"
@@ -332,12 +333,52 @@ class ClassificationScorer(Scorer):
     def values(self) -> dict[str, float | None]:
         return {k: as_float(v) for k, v in self._scores(*class_counts(self.cm)).items()}
 
-    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+    def _cell_matrices(self, codes: np.ndarray, n_cells: int) -> np.ndarray:
+        """Each cell's confusion matrix, (cells, K, K). The last slice's are kept: its values
+        and its intervals read the same matrices (one pass over the rows, not two)."""
+        last = getattr(self, "_last_cells", None)
+        if last is not None and last[0] is codes and last[1] == n_cells:
+            return last[2]
         k = len(self.labels)
         flat = np.asarray(codes, np.int64) * (k * k) + self.flat
         cms = np.bincount(flat, minlength=n_cells * k * k).reshape(n_cells, k, k)
-        scores = self._scores(*class_counts(cms))
+        self._last_cells = (codes, n_cells, cms)
+        return cms
+
+    def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
+        scores = self._scores(*class_counts(self._cell_matrices(codes, n_cells)))
         return [{key: as_float(v[i]) for key, v in scores.items()} for i in range(n_cells)]
+
+    def corpus_intervals(
+        self,
+        codes: np.ndarray,
+        n_cells: int,
+        cells: list[dict],
+        keys: list[str],
+        *,
+        resamples: int,
+        seed: int,
+    ) -> Intervals:
+        """The bootstrap of each cell's confusion matrix, as the overall intervals: O(B·K²) per
+        cell whatever its rows, all cells in one draw. None for a cell of fewer than two rows
+        or an undefined value."""
+        keys = [key for key in keys if any(key in cell for cell in cells)]
+        if not keys:
+            return {}
+
+        def statistic(tp, t_sum, p_sum) -> dict[str, np.ndarray]:
+            scores = self._scores(tp, t_sum, p_sum)
+            return {key: scores[key] for key in keys}
+
+        cms = self._cell_matrices(codes, n_cells)
+        found = cell_confusion_intervals(cms, statistic, resamples=resamples, seed=seed)
+        return {
+            key: [
+                found[index].get(key) if cells[index].get(key) is not None else None
+                for index in range(n_cells)
+            ]
+            for key in keys
+        }
 
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         return confusion_intervals(self.cm, self._scores, resamples=resamples, seed=seed)

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from scoring.bootstrap import sum_intervals, weight_intervals
+from scoring.intervals import Intervals, correlation_intervals
 from scoring.metrics.base import Scorer, as_float, make_info
 
 VERSION = "1.1.0"
@@ -168,6 +169,26 @@ class RegressionScorer(Scorer):
             self._values(pred[bounds[i] : bounds[i + 1]], ref[bounds[i] : bounds[i + 1]])
             for i in range(n_cells)
         ]
+
+    def corpus_intervals(
+        self,
+        codes: np.ndarray,
+        n_cells: int,
+        cells: list[dict],
+        keys: list[str],
+        *,
+        resamples: int,
+        seed: int,
+    ) -> Intervals:
+        """Fisher's z intervals of the correlations (`scoring.intervals`)."""
+        sizes = np.bincount(codes, minlength=n_cells)
+        return {
+            name: correlation_intervals(
+                [cell.get(name) for cell in cells], sizes, spearman=name == "spearman"
+            )
+            for name in self.names
+            if name in keys and name in ("pearson", "spearman")
+        }
 
     def row_means(self) -> dict[str, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):

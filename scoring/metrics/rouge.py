@@ -207,6 +207,7 @@ class RougeScorer(SumScorer):
     """Per-example F-measures as statistics: every key is a mean over rows."""
 
     versions = {"rouge": VERSION}
+    BOUNDS = (0.0, 1.0)
 
     def __init__(self, spec: dict, predictions: Sequence[str], references: Sequence):
         self.keys = [k for k in KEYS if k in (spec.get("rouge_types") or KEYS)]

@@ -66,6 +66,7 @@ class SquadScorer(SumScorer):
     """Statistics per question: [1, em, f1, has, has·em, has·f1, noans, noans·em, noans·f1]."""
 
     versions = {"squad": VERSION}
+    BOUNDS = (0.0, 100.0)
 
     def __init__(self, spec: dict, predictions: Sequence[str], answers: Sequence[Sequence[str]]):
         exact, f1, has = example_scores(predictions, answers)

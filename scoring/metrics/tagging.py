@@ -11,11 +11,13 @@ end) keys; correct ones are the intersection of the reference and predicted key 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import datasets
 import evaluate
 import numpy as np
 
+from scoring.intervals import Z95, Intervals, bounded, gradients
 from scoring.metrics.base import SumScorer, as_float, make_info, safe_divide
 
 VERSION = "1.0.0"
@@ -111,11 +113,23 @@ def example_stats(
     return _analyse(predictions, references)[0]
 
 
+class Entities(NamedTuple):
+    """The entities behind `example_stats`: type codes of every true and predicted entity,
+    whether each true entity was predicted, and the sentence each one is in."""
+
+    names: list[str]
+    true_types: np.ndarray
+    pred_types: np.ndarray
+    hit: np.ndarray
+    true_sentences: np.ndarray
+    pred_sentences: np.ndarray
+    sentences: int
+
+
 def _analyse(
     predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]
-) -> tuple[np.ndarray, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]:
-    """`example_stats` and the entities behind them: (type names, type code of every true
-    entity, of every predicted entity, whether each true entity was predicted)."""
+) -> tuple[np.ndarray, Entities]:
+    """`example_stats` and the entities behind them."""
     codes = TagCodes()
     true_flat, starts = _flatten(references, codes)
     pred_flat, _ = _flatten(predictions, codes)
@@ -126,9 +140,11 @@ def _analyse(
     hit = np.isin(true_keys, pred_keys, assume_unique=True)
     n = len(references)
 
+    def sentence_of(ends: np.ndarray) -> np.ndarray:
+        return np.searchsorted(starts, ends, side="right") - 1
+
     def per_sentence(ends: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        sentence = np.searchsorted(starts, ends, side="right") - 1
-        return np.bincount(sentence, weights=weights, minlength=n)[:n]
+        return np.bincount(sentence_of(ends), weights=weights, minlength=n)[:n]
 
     separators = np.zeros(len(true_flat), dtype=bool)
     separators[starts[1:] - 1] = True
@@ -136,7 +152,15 @@ def _analyse(
     right = (true_flat == pred_flat) & ~separators
     tokens = np.fromiter((len(s) for s in references), np.float64, n)
     width = max(len(codes.types), 1)
-    found = (list(codes.types), true_keys % width, pred_keys % width, hit)
+    found = Entities(
+        list(codes.types),
+        true_keys % width,
+        pred_keys % width,
+        hit,
+        sentence_of(true_ends),
+        sentence_of(pred_ends),
+        n,
+    )
     stats = np.column_stack(
         [
             per_sentence(true_ends),
@@ -163,6 +187,7 @@ def from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
 
 class SeqevalScorer(SumScorer):
     versions = {"seqeval": VERSION}
+    BOUNDS = (0.0, 1.0)
 
     def __init__(self, spec: dict, predictions: Sequence, references: Sequence):
         if spec.get("mode") not in (None, "default") or spec.get("scheme"):
@@ -180,21 +205,62 @@ class SeqevalScorer(SumScorer):
         np.divide(right, tokens, out=score, where=tokens > 0)
         return score, right == tokens
 
-    def entity_type_cells(self) -> list[tuple[str, int, dict[str, float | None]]]:
-        """(type, gold entities, metrics) per entity type of the references, sorted by type:
-        precision, recall and F1 of that type's entities (seqeval's per-type report) under the
-        overall keys; token accuracy has no per-type meaning (None)."""
-        names, true_types, pred_types, hit = self.entities
-        k = max(len(names), 1)
-        true = np.bincount(true_types, minlength=k).astype(np.float64)
-        pred = np.bincount(pred_types, minlength=k).astype(np.float64)
-        correct = np.bincount(true_types, weights=hit.astype(np.float64), minlength=k)
+    def entity_type_cells(self) -> list[tuple[str, int, dict, dict]]:
+        """(type, gold entities, metrics, intervals) per entity type of the references, sorted
+        by type: precision, recall and F1 of that type's entities (seqeval's per-type report)
+        under the overall keys, with delta-method 95% intervals over resampled sentences; token
+        accuracy has no per-type meaning (None)."""
+        found = self.entities
+        k = max(len(found.names), 1)
+        true = np.bincount(found.true_types, minlength=k).astype(np.float64)
+        pred = np.bincount(found.pred_types, minlength=k).astype(np.float64)
+        correct = np.bincount(found.true_types, weights=found.hit.astype(np.float64), minlength=k)
         sums = np.column_stack([true, pred, correct, np.zeros(k), np.zeros(k)])
         values = from_sums(sums)
+        intervals = self._entity_type_intervals(sums, values)
         out = []
-        for code in sorted(np.flatnonzero(true).tolist(), key=lambda c: names[c]):
+        for code in sorted(np.flatnonzero(true).tolist(), key=lambda c: found.names[c]):
             metrics = {key: as_float(values[key][code]) for key in KEYS[:3]}
-            out.append((names[code], int(true[code]), {**metrics, "overall_accuracy": None}))
+            cis = {key: intervals[key][code] for key in KEYS[:3]}
+            out.append(
+                (found.names[code], int(true[code]), {**metrics, "overall_accuracy": None}, cis)
+            )
+        return out
+
+    def _entity_type_intervals(self, sums: np.ndarray, values: dict) -> Intervals:
+        """Per type, se² = Σ over sentences (g·(xᵢ − x̄))², xᵢ a sentence's (true, predicted,
+        correct) entities of the type and g the gradient at the type's sums
+        (`scoring.intervals.gradients`): only sentences holding the type add to Σ g·xᵢ and
+        Σ (g·xᵢ)², so the cost is one pass over the entities."""
+        found, k = self.entities, sums.shape[0]
+        slopes = gradients(from_sums, sums, list(KEYS[:3]))
+        # One row per (sentence, type) pair that holds an entity, as sentence·k + type.
+        pairs = [
+            found.true_sentences * k + found.true_types,
+            found.pred_sentences * k + found.pred_types,
+        ]
+        keys, where = np.unique(np.concatenate(pairs), return_inverse=True)
+        true_at, pred_at = where[: len(pairs[0])], where[len(pairs[0]) :]
+        rows = np.column_stack(
+            [
+                np.bincount(true_at, minlength=len(keys)),
+                np.bincount(pred_at, minlength=len(keys)),
+                np.bincount(true_at, weights=found.hit.astype(np.float64), minlength=len(keys)),
+            ]
+        ).astype(np.float64)
+        types = keys % k
+        n = max(found.sentences, 1)
+        out: Intervals = {}
+        for key in KEYS[:3]:
+            slope = slopes[key][:, :3]
+            moved = np.einsum("ij,ij->i", rows, slope[types]) if len(keys) else np.zeros(0)
+            with np.errstate(invalid="ignore"):
+                total = np.bincount(types, weights=moved, minlength=k)
+                squares = np.bincount(types, weights=moved * moved, minlength=k)
+                se = np.sqrt(np.maximum(squares - total * total / n, 0.0))
+            value = np.asarray(values[key], dtype=np.float64)
+            usable = np.full(k, found.sentences >= 2)
+            out[key] = bounded(value - Z95 * se, value + Z95 * se, usable, self.BOUNDS)
         return out
 
 

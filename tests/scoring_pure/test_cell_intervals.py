@@ -1,5 +1,6 @@
-"""Intervals of slice cells: Wilson for proportions, the normal approximation for means of
-per-row scores, none for corpus-level metrics; checked against hand-computed values."""
+"""Intervals of slice cells for means over rows: Wilson for proportions, the normal
+approximation for means of per-row scores; checked against hand-computed values. Corpus-level
+metrics are in test_corpus_intervals.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from scoring.evaluation import cell_intervals, interval_bases, score_split
+from scoring.bootstrap import confusion_intervals
+from scoring.evaluation import score_split
+from scoring.intervals import cell_intervals, interval_bases
+from scoring.metrics.classification import class_counts, confusion_matrix, scores_from_counts
 
 
 def intervals(key: str, values: np.ndarray, codes: np.ndarray, n_cells: int) -> list:
@@ -59,7 +63,7 @@ def test_cells_of_one_row_and_non_finite_values_get_none():
     assert interval_bases({"mse": np.array([1.0, np.inf])}) == {}
 
 
-def test_score_split_gives_intervals_to_mean_metrics_only():
+def test_score_split_gives_every_cell_metric_an_interval():
     n = 60
     gold = pa.table(
         {
@@ -81,9 +85,30 @@ def test_score_split_gives_intervals_to_mean_metrics_only():
         "metrics": [{"name": "accuracy"}, {"name": "f1", "average": "macro"}],
         "slices": [{"name": "topic", "column": "topic"}],
     }  # fmt: skip
-    result = score_split(spec, gold, predictions, resamples=20, automatic=False)
+    result = score_split(spec, gold, predictions, resamples=2000, automatic=False)
+    labels = ["a", "b"]
+    true = np.array([labels.index(x) for x in gold["label"].to_pylist()])
+    pred = np.array([labels.index(x) for x in predictions["prediction"].to_pylist()])
+    topics = np.array(gold["topic"].to_pylist())
     for cell in result["slices"]:
         accuracy = cell["metrics"]["accuracy"]
         low, high = accuracy["ci"]
         assert low <= accuracy["value"] <= high
-        assert cell["metrics"]["f1_macro"]["ci"] is None  # not a mean over rows
+        # Macro F1 is not a mean over rows: the cell's confusion matrix is bootstrapped, as
+        # scoring the cell's rows alone would (other draws: equal up to resampling noise).
+        rows = topics == cell["cell"]
+        cm = confusion_matrix(true[rows], pred[rows], 2)
+
+        def macro(tp, t_sum, p_sum):
+            return {
+                "f1_macro": scores_from_counts(spec["metrics"][1:], labels, tp, t_sum, p_sum)[
+                    "f1_macro"
+                ]
+            }
+
+        expected = confusion_intervals(cm, macro, resamples=2000, seed=1)["f1_macro"]
+        width = expected[1] - expected[0]
+        assert cell["metrics"]["f1_macro"]["ci"] == pytest.approx(expected, abs=0.1 * width)
+        assert cell["metrics"]["f1_macro"]["value"] == pytest.approx(
+            float(macro(*class_counts(cm))["f1_macro"])
+        )

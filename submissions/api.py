@@ -4,15 +4,23 @@ only through services."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from django.urls import reverse
 from rest_framework import status
-from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.decorators import (
+    api_view,
+    content_negotiation_class,
+    parser_classes,
+    permission_classes,
+)
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
-from submissions import analysis, services
+from benchmarks.api import FormatIsAFileFormat
+from submissions import analysis, exports, services
 from submissions.access import get_own_submission_for, get_result_for
 from submissions.selectors import (
     CELL_FIELDS,
@@ -185,6 +193,47 @@ def leaderboard(request, slug: str):
             "next": next_url,
         }
     )
+
+
+def result_url(request, submission_id: int) -> str:
+    """A submission's result page, the one its rows and model index link to."""
+    return request.build_absolute_uri(reverse("submission_detail", args=[submission_id]))
+
+
+@api_view(["GET"])
+@content_negotiation_class(FormatIsAFileFormat)
+def leaderboard_export(request, slug: str):
+    """Every row of the board `leaderboard` pages through (`?task=&split=&sort=&slice=&cell=`,
+    refused alike), as `?format=csv` (the default) or `json` (docs/formats.md, "Exports")."""
+    benchmark = get_benchmark_for(request.user, slug)
+    params = request.query_params
+    try:
+        export = exports.board_export_for(
+            request.user,
+            benchmark,
+            params,
+            params.get("format") or "csv",
+            result_url=lambda pk: result_url(request, pk),
+        )
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    return export.response()
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+@content_negotiation_class(FormatIsAFileFormat)  # YAML whatever `Accept` asks; errors as JSON
+def submission_model_index(request, submission_id: int):
+    """The scores a viewer sees of a submission as a Hugging Face model card's `model-index`
+    (YAML, `text/yaml`): 404 before it is scored, 403 while every score is withheld."""
+    submission = get_result_for(request.user, submission_id)
+    try:
+        text = exports.model_index_for(
+            request.user, submission, result_url=result_url(request, submission.pk)
+        )
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    return HttpResponse(text, content_type="text/yaml; charset=utf-8")
 
 
 @api_view(["POST"])

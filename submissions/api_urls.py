@@ -16,6 +16,16 @@ urlpatterns = [
     ),
     path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
     path(
+        "benchmarks/<slug:slug>/leaderboard/export",
+        api.leaderboard_export,
+        name="api-leaderboard-export",
+    ),
+    path(
+        "submissions/<int:submission_id>/model-index/",
+        api.submission_model_index,
+        name="api-submission-model-index",
+    ),
+    path(
         "submissions/<int:submission_id>/examples/",
         api.submission_examples,
         name="api-submission-examples",

@@ -9,6 +9,11 @@ urlpatterns = [
     path("submissions/<int:pk>/privacy/", views.submission_privacy, name="submission_privacy"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),
     path("b/<slug:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
+    path(
+        "b/<slug:slug>/leaderboard/export.<str:fmt>",
+        views.leaderboard_export,
+        name="leaderboard_export",
+    ),
     path("submissions/<int:pk>/errors/", views.submission_errors, name="submission_errors"),
     path(
         "submissions/<int:pk>/errors/image/",

@@ -7,10 +7,11 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from benchmarks.access import get_benchmark_for
-from submissions import analysis, charts, services
+from submissions import analysis, charts, exports, services
 from submissions.access import (
     can_see_submission,
     get_own_submission_for,
@@ -83,6 +84,10 @@ def submission_create(request, slug):
     return render(request, "submissions/submission_form.html", context, status=status)
 
 
+def _result_url(request, pk: int) -> str:
+    return request.build_absolute_uri(reverse("submission_detail", args=[pk]))
+
+
 @require_GET
 def submission_detail(request, pk):
     """A submission's page: its status for the owner and maintainers; its public result page
@@ -105,6 +110,10 @@ def submission_detail(request, pk):
         "model_url": model_url(submission),
         "waiting": queue_wait(submission),
         "min_slice_size": settings.MIN_SLICE_SIZE,
+        # A model card's `model-index` of the scores shown here, to copy.
+        "model_index": exports.model_index_yaml(
+            submission, results, result_url=_result_url(request, submission.pk)
+        ),
     }
     return render(request, "submissions/submission_detail.html", context)
 
@@ -170,9 +179,34 @@ def leaderboard(request, slug):
         # The same answer as the API's, in the page: what was wrong and what to use instead.
         plain = {**params, "sort": None, "slice_name": None, "cell": None}
         view = leaderboard_for(request.user, benchmark, **plain)
-        context = {**view.context(), "error": exc.message}
+        context = {
+            **view.context(),
+            "error": exc.message,
+            "export_query": exports.board_query(view),
+        }
         return render(request, "submissions/leaderboard.html", context, status=400)
-    return render(request, "submissions/leaderboard.html", view.context())
+    context = {**view.context(), "export_query": exports.board_query(view)}
+    return render(request, "submissions/leaderboard.html", context)
+
+
+@require_GET
+def leaderboard_export(request, slug, fmt):
+    """The board the page shows for the same query parameters, every row, as CSV or JSON."""
+    benchmark = get_benchmark_for(request.user, slug)
+    try:
+        export = exports.board_export_for(
+            request.user,
+            benchmark,
+            request.GET,
+            fmt,
+            result_url=lambda pk: _result_url(request, pk),
+        )
+    except SelectionError as exc:
+        # A file link, not a page: the reason in plain text, word for word as the API gives it.
+        return HttpResponse(
+            exc.message, status=exc.status_code, content_type="text/plain; charset=utf-8"
+        )
+    return export.response()
 
 
 # Per-example analysis (submissions/analysis/): the error browser of a public split, the

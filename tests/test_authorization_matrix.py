@@ -72,6 +72,7 @@ SPLITS = {
     "closed/test (after close)": split_case("closed", "test"),
 }
 FILE_SPLITS = {name: Case({**case.kwargs, "fmt": "csv"}) for name, case in SPLITS.items()}
+BOARD_FILES = {name: Case({**case.kwargs, "fmt": "csv"}) for name, case in BENCHMARKS.items()}
 
 # Submission ids are filled in by setUpTestData.
 SUBMISSIONS = {
@@ -128,6 +129,10 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
         "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
     },
+    "leaderboard_export": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
     # POST: a valid prediction file. Accepted: a redirect to the new submission. Closed: the
     # form again, with the reason.
     "submission_create": {
@@ -180,6 +185,11 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
         "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
     },
+    # Exports: whoever sees the board gets it as a file.
+    "api-leaderboard-export": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
     # POST: a valid prediction file; 403 once the benchmark has closed.
     "api-submission-create": {
         **each(["public", "unlisted"], API_SIGNED_IN_NOT_ALLOWED, (401, 201, 201, 201, 201, 201)),
@@ -193,6 +203,12 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     },
     # A queued submission has nothing to break down yet.
     "api-submission-breakdown": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": NOBODY, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+    },
+    # Its scores as a model card's model-index: those who see its results; none when queued.
+    "api-submission-model-index": {
         **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
         "alice's, queued": {"GET": NOBODY, "POST": NOT_ALLOWED},
         "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
@@ -266,10 +282,12 @@ CASES = {
     "benchmark_detail": BENCHMARKS,
     "split_inputs": FILE_SPLITS,
     "leaderboard": BENCHMARKS,
+    "leaderboard_export": BOARD_FILES,
     "submission_create": BENCHMARKS,
     "api-benchmark-detail": BENCHMARKS,
     "api-split-inputs": SPLITS,
     "api-leaderboard": BENCHMARKS,
+    "api-leaderboard-export": BENCHMARKS,
     "api-submission-create": BENCHMARKS,
     "benchmark_compare": BENCHMARKS,
     "api-benchmark-compare": BENCHMARKS,
@@ -281,6 +299,7 @@ SUBMISSION_URLS = {
     "api-submission-privacy": "submission_id",
     "api-submission-detail": "submission_id",
     "api-submission-breakdown": "submission_id",
+    "api-submission-model-index": "submission_id",
     "api-submission-cancel": "submission_id",
     "submission_errors": "pk",
     "submission_example_image": "pk",

@@ -14,22 +14,30 @@ Labels come from benchmark authors (slice and cell names, class labels): Vega wr
 text nodes and attribute values, which the sanitiser re-serialises escaped, after dropping
 every element and attribute that is not plain drawing (scripts, event handlers, links out).
 
-Building a spec with altair and rendering it cost tens of milliseconds each, so SVGs are cached
-per process (LRU): by the JSON of what a chart draws (`_chart`, so that a reload skips altair
-too) and by the JSON of its spec (`render_svg`). The first render in a process also starts
-vl-convert's engine (one to two seconds): `warm_up()` does that ahead of the first page, at
-worker or web start."""
+Building a spec with altair and rendering it cost tens of milliseconds each (a large breakdown's
+pair, over a second), so SVGs are cached per process (LRU): by the JSON of what a chart draws
+(`_chart`, so that a reload skips altair too) and by the JSON of its spec (`render_svg`). Under
+the first, the SVG text is kept in the shared cache (Django's default cache: a folder on one
+machine, Redis with several) by a hash of what it draws, so that every web process and the
+scoring worker share it: the scoring job draws a new submission's charts there right after it
+records them (`pipeline.charts_warm`), and a web process's first page reads them instead of
+drawing. A shared cache that fails is logged (the error's type only) and drawn around. The
+first render in a process also starts vl-convert's engine (one to two seconds): `warm_up()`
+does that ahead of the first page, at web start."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
 import re
 import time
+import traceback
 import xml.etree.ElementTree as ET
 
+from django.core.cache import cache
 from django.utils.safestring import SafeString, mark_safe
 
 from benchmarks.templatetags.platform_tags import MINUS, format_number
@@ -59,6 +67,10 @@ MUTED = "#667085"
 GRID = "#e3e6eb"
 
 CACHE_SIZE = 128  # SVGs of 10–60 kB: a few MB at most
+# Which drawing a shared cache entry holds: a change of the templates, the sanitiser or anything
+# else that changes a chart's SVG for the same inputs bumps it, so that no stale one is shown.
+CHART_VERSION = 1
+SHARED_TIMEOUT = 30 * 24 * 3600  # seconds: a page opened after that draws its charts again
 
 
 def _direction(cell: dict, value: float, metric: str, overall: float | None, lower: bool) -> str:
@@ -369,15 +381,72 @@ def charts_for(result: dict) -> dict:
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _chart(kind: str, inputs_json: str) -> SafeString | None:
     """A chart's SVG, cached by what it draws: building a spec with altair costs about as much
-    as rendering it (tens of milliseconds), so a page reload skips both. None (cached too) when
-    it cannot be drawn: a chart is an extra, and the table below it carries the same numbers."""
+    as rendering it (tens of milliseconds), so a page reload skips both. Per process, then in
+    the shared cache, where another process (the scoring job, another web worker) may have put
+    it; drawn and shared otherwise. None (cached per process too) when it cannot be drawn: a
+    chart is an extra, and the table below it carries the same numbers."""
+    key = shared_key(kind, inputs_json)
+    found = _shared_get(key)
+    if found is not None:
+        return mark_safe(found)  # noqa: S308 - what _draw sanitised, stored by _shared_set
+    svg = _draw(kind, inputs_json)
+    if svg is not None:
+        _shared_set(key, svg)
+    return svg
+
+
+def _draw(kind: str, inputs_json: str) -> SafeString | None:
+    """Build a chart's spec from what it draws and render it; None when that fails, logged
+    with the error's type and traceback frames but not its message, which could quote data."""
     try:
         inputs = json.loads(inputs_json)
         spec = _slice_spec(*inputs) if kind == "slice" else _confusion_spec(*inputs)
         return render_svg(json.dumps(spec, sort_keys=True, separators=(",", ":")))
-    except Exception:
-        logger.exception("Could not draw a %s chart", kind)
+    except Exception as exc:
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error("Could not draw a %s chart (%s):\n%s", kind, type(exc).__name__, frames)
         return None
+
+
+def shared_key(kind: str, inputs_json: str) -> str:
+    """The shared cache's key of a chart: a hash of what it draws, under the drawing's version
+    and the versions of the libraries that draw it."""
+    named = json.dumps([CHART_VERSION, _renderer_versions(), kind, inputs_json])
+    return f"chart:{CHART_VERSION}:" + hashlib.sha256(named.encode()).hexdigest()
+
+
+@functools.cache
+def _renderer_versions() -> tuple[str, ...]:
+    """altair's and vl-convert's versions: an upgrade may draw the same inputs differently."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("altair", "vl-convert-python"):
+        try:
+            found.append(version(name))
+        except PackageNotFoundError:
+            found.append("")
+    return tuple(found)
+
+
+def _shared_get(key: str) -> str | None:
+    """A chart's SVG text from the shared cache; None when it is not there or the cache fails
+    (logged with the error's type only: the page then draws the chart itself)."""
+    try:
+        found = cache.get(key)
+    except Exception as exc:  # each backend raises its own types for a lost connection
+        logger.warning("Could not read a chart from the shared cache (%s).", type(exc).__name__)
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _shared_set(key: str, svg: str) -> None:
+    """Keep a drawn chart's SVG text in the shared cache, if it can (a failure is logged with
+    its type only)."""
+    try:
+        cache.set(key, svg, timeout=SHARED_TIMEOUT)
+    except Exception as exc:  # each backend raises its own types for a lost connection
+        logger.warning("Could not keep a chart in the shared cache (%s).", type(exc).__name__)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

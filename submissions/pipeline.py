@@ -28,7 +28,7 @@ from scoring.evaluation import score_split
 from scoring.predictions import (
     PredictionFileError,
 )
-from submissions import selectors
+from submissions import charts, selectors
 from submissions.models import Evaluation, Submission
 from submissions.uploads import (
     PredictionsRejected,
@@ -427,6 +427,7 @@ def submission_score(*, submission_id: int) -> None:
         examples_discard(evaluations)  # cancelled or taken over: its results are not kept
         return
     publications_warm(evaluations)
+    charts_warm(submission_id=submission_id)
 
 
 def publications_warm(evaluations: list[Evaluation]) -> None:
@@ -442,6 +443,38 @@ def publications_warm(evaluations: list[Evaluation]) -> None:
                 evaluation.split_id,
                 type(exc).__name__,
             )
+
+
+def charts_warm(*, submission_id: int) -> None:
+    """Draw the charts of a scored submission's result page into the shared cache (SVGs of a
+    large breakdown take a second or more), while the worker is here anyway, so that no web
+    process draws them for its first page. Every evaluation is drawn as a viewer who may see
+    its scores sees it: from what the page shows only (on hidden splits, the published cells,
+    after `publications_warm`). The submission is already scored: a failure here costs a page
+    a wait, nothing more."""
+    evaluations = Evaluation.objects.filter(submission_id=submission_id).select_related(
+        "task", "split", "task__benchmark"
+    )
+    try:
+        evaluations = list(evaluations.order_by("task__position", "split__position"))
+    except Exception as exc:  # its message may quote data: the type only
+        logger.warning("Could not read the evaluations to draw (%s).", type(exc).__name__)
+        return
+    for evaluation in evaluations:
+        try:
+            charts.charts_for(shown_result(evaluation))
+        except Exception as exc:  # its message may quote data: the type only
+            logger.warning(
+                "Could not draw the charts of evaluation %s (%s).",
+                evaluation.pk,
+                type(exc).__name__,
+            )
+
+
+def shown_result(evaluation: Evaluation) -> dict:
+    """The result dict of `evaluation` that the submission page draws its charts from, for a
+    viewer who may see its scores (`selectors.shown_evaluation`, then `result_details`)."""
+    return selectors.result_details(selectors.shown_evaluation(evaluation))
 
 
 def submission_rescore(*, submission: Submission, save: bool = True) -> list[dict]:

@@ -178,27 +178,30 @@ def visible_confusion(evaluation: Evaluation) -> dict | None:
     return {**confusion, "matrix": None if suppressed else matrix, "suppressed": suppressed}
 
 
+def shown_evaluation(evaluation: Evaluation, *, withheld: bool = False) -> dict:
+    """What a page shows of one evaluation: its metrics, slices (on hidden splits the published
+    cells only), confusion matrix and efficiency, none of them when `withheld`."""
+    split = evaluation.split
+    return {
+        "task": evaluation.task.slug,
+        "split": split.name,
+        "role": split.role,
+        "withheld": withheld,
+        "metrics": None if withheld else evaluation.metrics,
+        "slices": None if withheld else visible_slices(evaluation),
+        "confusion": None if withheld else visible_confusion(evaluation),
+        "efficiency": None if withheld else evaluation.efficiency,
+        "evaluation": evaluation,
+    }
+
+
 def visible_evaluations(user, submission: Submission) -> list[dict]:
     maintainer = can_maintain(user, submission.benchmark)
-    results = []
     evaluations = submission.evaluations.select_related("task", "split", "task__benchmark")
-    for evaluation in evaluations.order_by("task__position", "split__position"):
-        split = evaluation.split
-        withheld = not maintainer and not split.scores_visible()
-        results.append(
-            {
-                "task": evaluation.task.slug,
-                "split": split.name,
-                "role": split.role,
-                "withheld": withheld,
-                "metrics": None if withheld else evaluation.metrics,
-                "slices": None if withheld else visible_slices(evaluation),
-                "confusion": None if withheld else visible_confusion(evaluation),
-                "efficiency": None if withheld else evaluation.efficiency,
-                "evaluation": evaluation,
-            }
-        )
-    return results
+    return [
+        shown_evaluation(e, withheld=not maintainer and not e.split.scores_visible())
+        for e in evaluations.order_by("task__position", "split__position")
+    ]
 
 
 def evaluation_columns(evaluation: Evaluation) -> list[str]:

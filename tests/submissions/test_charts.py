@@ -1,7 +1,8 @@
 """The breakdown's charts (submissions/charts.py): server-rendered SVG of the slice cells and of
 the confusion matrix, drawn from what the page may show only (never a suppressed cell), coloured
 as the table's gaps are, safe to embed inline whatever benchmark authors name their slices and
-classes, cached per process, and embedded by the partials above their table fallbacks."""
+classes, cached per process and in the shared cache (where the scoring job draws a new
+submission's charts), and embedded by the partials above their table fallbacks."""
 
 import json
 import re
@@ -9,10 +10,24 @@ import xml.etree.ElementTree as ET
 from unittest import mock
 
 from django.template.loader import render_to_string
-from django.test import SimpleTestCase
+from django.test import SimpleTestCase, override_settings
+from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from submissions import charts
+from benchmarks.models import Benchmark, Split
+from submissions import charts, pipeline, selectors
+from submissions.models import Submission
+from submissions.services import submission_create
+from tests.base import (
+    SECRET_LABELS,
+    PlatformTestCase,
+    classification_rows,
+    gold_rows,
+    make_split,
+    make_task,
+    prediction_csv,
+    upload,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 WORSE, BETTER, EVEN = (colour for _, colour in charts.DIRECTIONS.values())
@@ -237,10 +252,13 @@ class SanitiserTests(SimpleTestCase):
     def test_a_chart_that_cannot_be_rendered_is_left_out(self):
         with (
             mock.patch("vl_convert.vegalite_to_svg", side_effect=ValueError("boom")),
-            self.assertLogs("submissions.charts", "ERROR"),
+            self.assertLogs("submissions.charts", "ERROR") as logs,
         ):
             matrix = [[17, 4], [3, 11]]  # drawn nowhere else, so not cached
             self.assertIsNone(charts.confusion_chart({"labels": ["p", "q"], "matrix": matrix}))
+        output = "\n".join(logs.output)
+        self.assertIn("ValueError", output)
+        self.assertNotIn("boom", output)  # its message could quote data: the type only
 
 
 class PartialTests(SimpleTestCase):
@@ -331,3 +349,134 @@ class SpecTests(SimpleTestCase):
         self.assertEqual(labels, ["topic: food (n=10)", "topic: service (n=10)"])
         self.assertIsNone(charts.slice_spec([], metric="accuracy", overall=0.5))
         self.assertIsNone(charts.confusion_spec({"labels": ["a"], "matrix": None}))
+
+
+def fresh_process() -> None:
+    """A web process that has drawn nothing yet: the per-process caches of the charts, and of
+    the hidden splits' publications, empty (the shared cache is left as it is)."""
+    for cached in (
+        charts._chart,
+        charts.render_svg,
+        charts._slice_template,
+        charts._confusion_template,
+    ):
+        cached.cache_clear()
+    with selectors._PUBLICATIONS_LOCK:
+        selectors._PUBLICATIONS.clear()
+
+
+@override_settings(MIN_SLICE_SIZE=20)
+class SharedCacheTests(PlatformTestCase):
+    """The real scoring job draws a new submission's charts into the shared cache, from what
+    its page shows, so that a web process's first page draws nothing; a shared cache that fails
+    costs a page its speed, never the page."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.charted = Benchmark.objects.create(slug="charted", title="Charted")
+        task = make_task(
+            cls.charted,
+            "sst",
+            label_names=SECRET_LABELS,
+            metadata_columns=["topic"],
+            slices=[{"name": "topic", "column": "topic"}],
+        )
+        make_split(task, "dev", Split.Role.PUBLIC, classification_rows("dev", 40, SECRET_LABELS))
+        hidden = classification_rows("test", 90, SECRET_LABELS)
+        for row in hidden[:4]:
+            row["topic"] = "rare"  # a cell under MIN_SLICE_SIZE: suppressed, and food with it
+        make_split(task, "test", Split.Role.HIDDEN, hidden)
+
+    def setUp(self):
+        fresh_process()
+
+    def score(self) -> Submission:
+        rows = gold_rows(self.charted)
+        wrong = {row["id"] for i, row in enumerate(rows) if i % 7 == 0}
+        submission = submission_create(
+            benchmark=self.charted,
+            participant=self.alice,
+            uploaded_file=upload(prediction_csv(rows, wrong=wrong)),
+        )
+        pipeline.submission_score(submission_id=submission.pk)
+        submission.refresh_from_db()
+        self.assertEqual(submission.status, Submission.Status.SCORED, submission.error)
+        return submission
+
+    def page(self, submission: Submission):
+        self.client.force_login(self.alice)
+        response = self.client.get(reverse("submission_detail", args=[submission.pk]))
+        self.assertEqual(response.status_code, 200)
+        return response
+
+    def drawn(self, response) -> list[str]:
+        """The page's charts, as it embeds them."""
+        html = response.content.decode()
+        found = [
+            str(result[kind])
+            for result in response.context["results"]
+            for kind in ("slice_chart", "confusion_chart")
+        ]
+        for svg in found:
+            self.assertIn(svg, html)
+        return found
+
+    def test_after_the_scoring_job_a_fresh_process_draws_nothing(self):
+        submission = self.score()
+        fresh_process()
+        failing = AssertionError("the page drew a chart")
+        with mock.patch("vl_convert.vegalite_to_svg", side_effect=failing) as render:
+            response = self.page(submission)
+        render.assert_not_called()
+        self.assertEqual(charts._slice_template.cache_info().misses, 0)  # no altair either
+        self.assertEqual(charts._confusion_template.cache_info().misses, 0)
+        results = response.context["results"]
+        self.assertEqual([r["split"] for r in results], ["dev", "test"])
+        self.assertEqual(len(self.drawn(response)), 4)
+        self.assertTrue(all(svg.startswith("<svg") for svg in self.drawn(response)))
+
+    def test_a_failing_shared_cache_still_scores_and_draws_the_page(self):
+        secret = "cache at 10.0.0.7 refused"
+        broken = mock.Mock()
+        broken.get.side_effect = broken.set.side_effect = ConnectionError(secret)
+        with (
+            mock.patch.object(charts, "cache", broken),
+            self.assertLogs("submissions.charts", "WARNING") as logs,
+        ):
+            submission = self.score()
+            fresh_process()
+            response = self.page(submission)
+        self.assertTrue(broken.get.called and broken.set.called)
+        self.assertEqual(len(self.drawn(response)), 4)
+        output = "\n".join(logs.output)
+        self.assertIn("ConnectionError", output)
+        self.assertNotIn(secret, output)
+
+    def test_the_charts_drawn_for_a_hidden_split_hold_only_its_published_cells(self):
+        with mock.patch.object(charts, "_shared_set", wraps=charts._shared_set) as shared:
+            submission = self.score()
+        warmed = [str(call.args[1]) for call in shared.call_args_list]
+        fresh_process()
+        response = self.page(submission)
+        self.assertCountEqual(warmed, self.drawn(response))  # what the page shows, no more
+        hidden = next(r for r in response.context["results"] if r["role"] == Split.Role.HIDDEN)
+        names = {True: set(), False: set()}
+        for c in hidden["cells"]:
+            names[c["suppressed"]].add(f"{c['slice']}: {c['cell']}")
+        self.assertIn("topic: rare", names[True])
+        self.assertTrue(names[False])
+        self.assertEqual(set(bars(hidden["slice_chart"])), names[False])
+        for name in names[True]:
+            self.assertNotIn(f"{name} (n=", hidden["slice_chart"])
+
+    def test_a_chart_that_fails_in_the_scoring_job_leaves_the_submission_scored(self):
+        secret = "test-001 is zz-label-pos"
+        with (
+            mock.patch.object(charts, "charts_for", side_effect=RuntimeError(secret)),
+            self.assertLogs("submissions.pipeline", "WARNING") as logs,
+        ):
+            self.score()
+        output = "\n".join(logs.output)
+        self.assertIn("RuntimeError", output)
+        self.assertNotIn(secret, output)

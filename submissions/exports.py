@@ -36,7 +36,7 @@ from submissions.selectors import (
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 BOARD_FIELDS = (
     "rank", "participant", "name", "submission", "url", "kind", "created_at", "is_baseline",
-    "value",
+    "value", "p_value_vs_above", "tied_with_first",
 )  # fmt: skip
 # A model run's speed and size (docs/formats.md), as columns when some row of the board has them.
 EFFICIENCY_FIELDS = (
@@ -101,6 +101,9 @@ def board_record(board: Leaderboard, row: Row, url: str) -> dict:
         "created_at": submission.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "is_baseline": submission.is_baseline,
         "value": number(row.value),  # what the board is ranked on (the sort metric, or its cell)
+        # The significance marks (submissions/significance.py), as the page shows them.
+        "p_value_vs_above": number(row.p_above),
+        "tied_with_first": row.tied_with_first,
     }
     metrics = row.evaluation.metrics or {}
     for key in board.columns:

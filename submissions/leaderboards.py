@@ -20,6 +20,11 @@ class Row:
     rank: int | None
     evaluation: Evaluation
     value: float | None
+    # Marks from the stored paired bootstraps (`submissions.significance.board_significance`):
+    # the p-value against the row above (None: not tested), and membership of the group at the
+    # top that is not significantly different from #1.
+    p_above: float | None = None
+    tied_with_first: bool = False
 
     @property
     def submission(self):
@@ -39,6 +44,8 @@ class Leaderboard:
     columns: list[str]
     cell: tuple[str, str] | None = None  # ranked on this slice cell's value of `sort`
     rows: list[Row] = field(default_factory=list)
+    tested: bool = False  # whether any significance test of its rows is stored
+    tied_group: int = 0  # rows at the top statistically tied with #1 (itself included)
 
     @cached_property
     def has_efficiency(self) -> bool:

@@ -236,3 +236,31 @@ class Evaluation(models.Model):
     def value(self, key: str) -> float | None:
         entry = self.metrics.get(key)
         return None if entry is None else entry.get("value")
+
+
+class PairedTest(models.Model):
+    """The paired bootstrap of two evaluations on one split (`submissions/significance.py`):
+    per metric key, `{"delta": second − first, "ci": [lo, hi], "p_value": p}`. Stored for a
+    board's neighbours and its top row, so that reading a board reads these, never the data.
+    `files` are the two evaluations' per-example files it was computed from: a rescored
+    evaluation has other files, and its old tests no longer count."""
+
+    split = models.ForeignKey("benchmarks.Split", on_delete=models.CASCADE, related_name="+")
+    first = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+")
+    results = models.JSONField(default=dict)
+    files = models.JSONField(default=list)
+    resamples = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="paired_test_unique"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")), name="paired_test_order"
+            ),
+        ]
+        indexes = [models.Index(fields=["split", "first"])]
+
+    def __str__(self) -> str:
+        return f"{self.first_id} vs {self.second_id}"

@@ -30,6 +30,7 @@ from scoring.predictions import (
 )
 from submissions import charts, selectors
 from submissions.models import Evaluation, Submission
+from submissions.significance import significance_refresh_for
 from submissions.uploads import (
     PredictionsRejected,
     read_and_check,
@@ -428,6 +429,7 @@ def submission_score(*, submission_id: int) -> None:
         return
     publications_warm(evaluations)
     charts_warm(submission_id=submission_id)
+    significance_refresh_for(evaluations)
 
 
 def publications_warm(evaluations: list[Evaluation]) -> None:

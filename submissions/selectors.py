@@ -31,6 +31,7 @@ from scoring.slices import Publication, hidden_publication, suppress_hidden_cell
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
 from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
 from submissions.models import Evaluation, Submission
+from submissions.significance import board_significance
 from submissions.uploads import split_table
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,9 @@ class BoardView:
     def board(self) -> Leaderboard | None:
         if self.split is None or self.withheld:
             return None
-        return leaderboard_build(task=self.task, split=self.split, sort=self.sort, cell=self.cell)
+        board = leaderboard_build(task=self.task, split=self.split, sort=self.sort, cell=self.cell)
+        board_significance(board)
+        return board
 
     @cached_property
     def cells(self) -> list[tuple[str, str]]:

@@ -220,3 +220,7 @@ class LeaderboardRowSerializer(serializers.Serializer):
     efficiency = serializers.JSONField(source="evaluation.efficiency", read_only=True)
     # The value the board is ranked on: the sort metric overall, or in the chosen slice cell.
     value = serializers.FloatField(allow_null=True, read_only=True)
+    # The paired-bootstrap p-value against the row above (null: not tested) and whether the row
+    # is in the group at the top not significantly different from #1.
+    p_value_vs_above = serializers.FloatField(source="p_above", allow_null=True, read_only=True)
+    tied_with_first = serializers.BooleanField(read_only=True)

@@ -173,8 +173,8 @@ class BoardExportTests(ExportsMixin, PlatformTestCase):
         self.assertEqual(
             header,
             ["rank", "participant", "name", "submission", "url", "kind", "created_at",
-             "is_baseline", "value", "mae", "mae_ci_low", "mae_ci_high", "pearson",
-             "pearson_ci_low", "pearson_ci_high"],
+             "is_baseline", "value", "p_value_vs_above", "tied_with_first", "mae", "mae_ci_low",
+             "mae_ci_high", "pearson", "pearson_ci_low", "pearson_ci_high"],
         )  # fmt: skip
         rows = {r["participant"]: r for r in parse_csv(response)}
         bob, author = self.scores["bob"], rows["author"]
@@ -190,6 +190,8 @@ class BoardExportTests(ExportsMixin, PlatformTestCase):
                 "created_at": bob.created_at.isoformat().replace("+00:00", "Z"),
                 "is_baseline": "false",
                 "value": "0.2",
+                "p_value_vs_above": "",  # no per-example results: not tested
+                "tied_with_first": "false",
                 "mae": "0.2",
                 "mae_ci_low": str(0.2 - 0.05),
                 "mae_ci_high": str(0.2 + 0.05),
@@ -495,10 +497,10 @@ class ExportQueryCountTests(ExportsMixin, PlatformTestCase):
             "page json": lambda: self.export("json"),
             "api json": lambda: self.api_export("json"),
         }
-        # Benchmark, tasks, splits, the board; the API reads the session and its user first
-        # (the page does not need them for a public benchmark's public board).
+        # Benchmark, tasks, splits, the board, its significance tests; the API reads the session
+        # and its user first (the page does not need them for a public benchmark's board).
         before = {name: self.queries(request) for name, request in requests.items()}
-        self.assertEqual(before, {"page csv": 4, "page json": 4, "api json": 6})
+        self.assertEqual(before, {"page csv": 5, "page json": 5, "api json": 7})
         for i in range(3, 12):
             make_scored_submission(
                 self.benchmark,
@@ -511,7 +513,7 @@ class ExportQueryCountTests(ExportsMixin, PlatformTestCase):
         with self.assertNumQueries(before["api json"]):
             self.assertEqual(len(self.api_export("json").json()["rows"]), 12)
         self.client.logout()
-        with self.assertNumQueries(4):
+        with self.assertNumQueries(5):
             self.export("csv")
 
 

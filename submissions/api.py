@@ -20,13 +20,13 @@ from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
 from benchmarks.api import FormatIsAFileFormat
-from submissions import analysis, exports, services
+from submissions import analysis, exports, history, services
 from submissions.access import get_own_submission_for, get_result_for
 from submissions.selectors import (
     CELL_FIELDS,
     SelectionError,
     breakdown_for,
-    leaderboard_for,
+    leaderboard_from_query,
     shown_cell,
 )
 from submissions.serializers import (
@@ -155,15 +155,7 @@ def leaderboard(request, slug: str):
     benchmark = get_benchmark_for(request.user, slug)
     params = request.query_params
     try:
-        view = leaderboard_for(
-            request.user,
-            benchmark,
-            task=params.get("task"),
-            split=params.get("split"),
-            sort=params.get("sort"),
-            slice_name=params.get("slice"),
-            cell=params.get("cell"),
-        )
+        view = leaderboard_from_query(request.user, benchmark, params, extra=("page",))
     except SelectionError as exc:
         return Response({"errors": [exc.message]}, status=exc.status_code)
     if view.split is None:
@@ -187,12 +179,28 @@ def leaderboard(request, slug: str):
             "split": view.split.name,
             "sort": view.sort,
             "slice": view.cell and {"slice": view.cell[0], "cell": view.cell[1]},
+            "show": view.show,
+            "kind": view.kind,
+            "baselines": view.baselines,
             "slices": [{"slice": name, "cell": cell} for name, cell in view.cells],
             "columns": view.columns,
             "rows": LeaderboardRowSerializer(rows, many=True).data,
             "next": next_url,
         }
     )
+
+
+@api_view(["GET"])
+def leaderboard_history(request, slug: str):
+    """The best score of a board over time (`?task=&split=&sort=`, chosen and refused as the
+    board is; 403 while withheld): the participant submissions that improved it, and the
+    baselines (docs/formats.md, "Leaderboard history")."""
+    benchmark = get_benchmark_for(request.user, slug)
+    try:
+        found = history.history_for(request.user, benchmark, request.query_params)
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    return Response(found.as_json())
 
 
 def result_url(request, submission_id: int) -> str:

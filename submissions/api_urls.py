@@ -1,6 +1,6 @@
 from django.urls import path
 
-from submissions import api
+from submissions import aggregate_views, api, task_type_api
 
 urlpatterns = [
     path(
@@ -15,6 +15,16 @@ urlpatterns = [
         name="api-submission-breakdown",
     ),
     path("benchmarks/<slug:slug>/leaderboard/", api.leaderboard, name="api-leaderboard"),
+    path(
+        "benchmarks/<slug:slug>/overall/",
+        aggregate_views.overall_board_api,
+        name="api-overall-board",
+    ),
+    path(
+        "benchmarks/<slug:slug>/leaderboard/history/",
+        api.leaderboard_history,
+        name="api-leaderboard-history",
+    ),
     path(
         "benchmarks/<slug:slug>/leaderboard/export",
         api.leaderboard_export,
@@ -32,6 +42,12 @@ urlpatterns = [
     ),
     path("benchmarks/<slug:slug>/compare/", api.benchmark_compare, name="api-benchmark-compare"),
     path("models/evaluate/", api.model_evaluate, name="api-model-evaluate"),
+    path("task-types/", task_type_api.task_type_list, name="api-task-type-list"),
+    path(
+        "task-types/<slug:task_type>/best/",
+        task_type_api.task_type_best,
+        name="api-task-type-best",
+    ),
     path(
         "submissions/<int:submission_id>/privacy/",
         api.submission_privacy,

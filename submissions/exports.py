@@ -19,7 +19,6 @@ from datetime import UTC
 import yaml
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
-from django.utils.http import urlencode
 
 from benchmarks.models import Benchmark
 from scoring.tasktypes import REGRESSION, TEXT_CLASSIFICATION, metric_display_name
@@ -29,7 +28,7 @@ from submissions.selectors import (
     BoardView,
     SelectionError,
     evaluation_columns,
-    leaderboard_for,
+    leaderboard_from_query,
     visible_evaluations,
 )
 
@@ -69,12 +68,7 @@ def number(value) -> float | int | None:
 
 def board_query(view: BoardView) -> str:
     """The query string that asks for `view` again (its export links)."""
-    if view.split is None:
-        return urlencode({"task": view.task.slug})
-    query = {"task": view.task.slug, "split": view.split.name, "sort": view.sort}
-    if view.cell:
-        query.update(slice=view.cell[0], cell=view.cell[1])
-    return urlencode(query)
+    return view.query()
 
 
 def board_fields(board: Leaderboard) -> list[str]:
@@ -158,15 +152,7 @@ def board_export_for(
     a task without a scored split (404) and a board withheld until the close (403)."""
     if fmt not in FORMATS:
         raise SelectionError(f"Unknown format '{fmt}': use csv or json.", status_code=404)
-    view = leaderboard_for(
-        user,
-        benchmark,
-        task=query.get("task"),
-        split=query.get("split"),
-        sort=query.get("sort"),
-        slice_name=query.get("slice"),
-        cell=query.get("cell"),
-    )
+    view = leaderboard_from_query(user, benchmark, query, extra=("format",))
     if view.split is None:
         raise SelectionError(f"Task '{view.task.slug}' has no scored split.", status_code=404)
     if view.withheld:

@@ -43,6 +43,9 @@ class Leaderboard:
     sort: str
     columns: list[str]
     cell: tuple[str, str] | None = None  # ranked on this slice cell's value of `sort`
+    show: str = "best"
+    kind: str | None = None
+    baselines: bool = True
     rows: list[Row] = field(default_factory=list)
     tested: bool = False  # whether any significance test of its rows is stored
     tied_group: int = 0  # rows at the top statistically tied with #1 (itself included)
@@ -74,38 +77,70 @@ def default_split(task: Task) -> Split | None:
     return None
 
 
+# Efficiency figures of model runs a board may be sorted on, and whether lower is better.
+EFFICIENCY_SORTS = {
+    "rows_per_second": False,
+    "latency_ms_p95": True,
+    "peak_rss_mb": True,
+    "parameters": True,
+}
+SHOW = ("best", "all")  # each participant's best submission, or every submission
+KINDS = (Submission.Kind.PREDICTIONS, Submission.Kind.MODEL)
+
+
+def metric_value(key: str) -> Case:
+    """An evaluation's value of metric `key` in SQL. A JSON null (an undefined metric) must be
+    SQL NULL, as a missing entry is: SQLite's text extraction would turn it into the string
+    'null' and then 0.0, ranking it first on error metrics."""
+    return Case(
+        When(**{f"metrics__{key}__value": None}, then=Value(None)),
+        default=Cast(KT(f"metrics__{key}__value"), FloatField()),
+        output_field=FloatField(),
+    )
+
+
 def leaderboard_build(
-    *, task: Task, split: Split, sort: str | None = None, cell: tuple[str, str] | None = None
+    *,
+    task: Task,
+    split: Split,
+    sort: str | None = None,
+    cell: tuple[str, str] | None = None,
+    show: str = "best",
+    kind: str | None = None,
+    baselines: bool = True,
 ) -> Leaderboard:
-    """The board of one task and split, ranked by `sort`; with `cell` (slice, cell name), by
-    the value of `sort` in that slice cell (submissions without one come last). Which cells a
-    viewer may rank on is the caller's to check."""
+    """The board of one task and split, ranked by `sort` (a metric column, or an efficiency
+    figure of EFFICIENCY_SORTS: prediction files have none and come last); with `cell` (slice,
+    cell name), by the value of `sort` in that slice cell (submissions without one come last).
+    `show="all"` lists every submission instead of each participant's best; `kind` keeps one
+    kind of submission; `baselines=False` leaves the baselines out. Which cells a viewer may
+    rank on is the caller's to check."""
     columns = metric_columns(task)
-    sort = sort if sort in columns else task.primary_metric
-    if cell is not None:
+    sort = sort if sort in columns or sort in EFFICIENCY_SORTS else task.primary_metric
+    lower = EFFICIENCY_SORTS[sort] if sort in EFFICIENCY_SORTS else lower_is_better(sort)
+    if sort in EFFICIENCY_SORTS:
+        value = Cast(KT(f"efficiency__{sort}"), FloatField())
+    elif cell is not None:
         # Stored without undefined values: a missing key is SQL NULL on every database.
         path = f"cell_values__{cell_key(*cell)}__{sort}"
         value = Cast(KT(path), FloatField())
     else:
-        # A JSON null (an undefined metric) must sort as SQL NULL; SQLite's text extraction
-        # would turn it into the string 'null' and then 0.0, ranking it first on error metrics.
-        value = Case(
-            When(**{f"metrics__{sort}__value": None}, then=Value(None)),
-            default=Cast(KT(f"metrics__{sort}__value"), FloatField()),
-            output_field=FloatField(),
-        )
-    best_first = (
-        value.asc(nulls_last=True) if lower_is_better(sort) else value.desc(nulls_last=True)
-    )
+        value = metric_value(sort)
+    best_first = value.asc(nulls_last=True) if lower else value.desc(nulls_last=True)
     order = [best_first, F("submission__created_at").asc(), F("submission_id").asc()]
     # Each baseline is its own row; everyone else is represented by their best submission.
     group = Case(
         When(submission__is_baseline=True, then=-F("submission_id")),
-        default=F("submission__participant_id"),
+        default=F("submission__participant_id") if show == "best" else -F("submission_id"),
         output_field=BigIntegerField(),
     )
+    shown = Submission.objects.on_leaderboards()
+    if kind:
+        shown = shown.filter(kind=kind)
+    if not baselines:
+        shown = shown.filter(is_baseline=False)
     evaluations = (
-        Evaluation.objects.filter(split=split, submission__in=Submission.objects.on_leaderboards())
+        Evaluation.objects.filter(split=split, submission__in=shown)
         .select_related("submission", "submission__participant")
         .annotate(
             sort_value=value,
@@ -114,7 +149,16 @@ def leaderboard_build(
         .filter(position=1)
         .order_by(*order)
     )
-    board = Leaderboard(task=task, split=split, sort=sort, columns=columns, cell=cell)
+    board = Leaderboard(
+        task=task,
+        split=split,
+        sort=sort,
+        columns=columns,
+        cell=cell,
+        show=show,
+        kind=kind,
+        baselines=baselines,
+    )
     previous, rank = object(), None
     for index, evaluation in enumerate(evaluations, start=1):
         current = evaluation.sort_value

@@ -23,13 +23,22 @@ import pyarrow as pa
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404
+from django.utils.http import urlencode
 
 from benchmarks.access import can_maintain
 from benchmarks.models import Benchmark, Split, Task
 from scoring.autoslices import automatic_columns, automatic_specs
 from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
-from submissions.leaderboards import Leaderboard, default_split, leaderboard_build, metric_columns
+from submissions.leaderboards import (
+    EFFICIENCY_SORTS,
+    KINDS,
+    SHOW,
+    Leaderboard,
+    default_split,
+    leaderboard_build,
+    metric_columns,
+)
 from submissions.models import Evaluation, Submission
 from submissions.significance import board_significance
 from submissions.uploads import split_table
@@ -322,6 +331,9 @@ class BoardView:
     columns: list[str]
     user: object
     cell: tuple[str, str] | None = None  # rank on this slice cell
+    show: str = "best"  # each participant's best submission, or "all"
+    kind: str | None = None  # one kind of submission only
+    baselines: bool = True
 
     @cached_property
     def is_maintainer(self) -> bool:
@@ -337,9 +349,46 @@ class BoardView:
     def board(self) -> Leaderboard | None:
         if self.split is None or self.withheld:
             return None
-        board = leaderboard_build(task=self.task, split=self.split, sort=self.sort, cell=self.cell)
+        board = leaderboard_build(
+            task=self.task,
+            split=self.split,
+            sort=self.sort,
+            cell=self.cell,
+            show=self.show,
+            kind=self.kind,
+            baselines=self.baselines,
+        )
         board_significance(board)
         return board
+
+    def query(self, **changes) -> str:
+        """This view's query string (what differs from the defaults), with `changes`: the
+        links that sort, toggle or page it keep the rest."""
+        values = {
+            "task": self.task.slug,
+            "split": self.split.name if self.split else None,
+            "sort": self.sort if self.sort != self.task.primary_metric else None,
+            "slice": self.cell[0] if self.cell else None,
+            "cell": self.cell[1] if self.cell else None,
+            "show": None if self.show == "best" else self.show,
+            "kind": self.kind,
+            "baselines": None if self.baselines else "off",
+        }
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v is not None})
+
+    def links(self) -> dict:
+        """The page's links: sorting by each column, and each toggle's choices."""
+        sortable = [*self.columns, *EFFICIENCY_SORTS]
+        return {
+            "sort": {key: "?" + self.query(sort=key) for key in sortable},
+            "show": {v: "?" + self.query(show=None if v == "best" else v) for v in SHOW},
+            "kind": {v or "all": "?" + self.query(kind=v) for v in (None, *KINDS)},
+            "baselines": {
+                "on": "?" + self.query(baselines=None),
+                "off": "?" + self.query(baselines="off"),
+            },
+        }
 
     @cached_property
     def cells(self) -> list[tuple[str, str]]:
@@ -352,12 +401,46 @@ class BoardView:
         """Everything a page needs, as template variables."""
         return {
             **{f.name: getattr(self, f.name) for f in fields(self)},
+            "links": self.links(),
             "is_maintainer": self.is_maintainer,
             "withheld": self.withheld,
             "board": self.board,
             "cells": self.cells,
             "min_slice_size": settings.MIN_SLICE_SIZE,
         }
+
+
+BOARD_PARAMETERS = ("task", "split", "sort", "slice", "cell", "show", "kind", "baselines")
+
+
+def leaderboard_from_query(user, benchmark: Benchmark, query, *, extra=()) -> BoardView:
+    """`leaderboard_for` the board parameters of a page's or the API's query: BOARD_PARAMETERS
+    and the caller's `extra` ones (e.g. `page`), anything else a SelectionError naming what to
+    use; `show` is best (default) or all, `kind` predictions or model, `baselines` on (default)
+    or off."""
+    allowed = (*BOARD_PARAMETERS, *extra)
+    unknown = [name for name in query if name not in allowed]
+    if unknown:
+        raise SelectionError(f"Unknown parameter '{unknown[0][:40]}': use {', '.join(allowed)}.")
+    choices = {"show": SHOW, "kind": KINDS, "baselines": ("on", "off")}
+    for name, values in choices.items():
+        given = query.get(name)
+        if given and given not in values:
+            raise SelectionError(
+                f"Unknown {name} '{given[:40]}': use {' or '.join(str(v) for v in values)}."
+            )
+    return leaderboard_for(
+        user,
+        benchmark,
+        task=query.get("task"),
+        split=query.get("split"),
+        sort=query.get("sort"),
+        slice_name=query.get("slice"),
+        cell=query.get("cell"),
+        show=query.get("show") or "best",
+        kind=query.get("kind") or None,
+        baselines=query.get("baselines") != "off",
+    )
 
 
 def leaderboard_for(
@@ -369,6 +452,9 @@ def leaderboard_for(
     sort: str | None,
     slice_name: str | None = None,
     cell: str | None = None,
+    show: str = "best",
+    kind: str | None = None,
+    baselines: bool = True,
 ) -> BoardView:
     """The board a user asked for: `task` defaults to the first task, `split` to the task's
     first hidden split whose scores are visible now (else its first public split), `sort` to
@@ -401,8 +487,9 @@ def leaderboard_for(
         split_obj = default_split(task_obj)
     columns = metric_columns(task_obj)
     sort = sort or task_obj.primary_metric
-    if sort not in columns:
-        raise SelectionError(f"Unknown sort metric '{sort}': use one of {', '.join(columns)}.")
+    if sort not in columns and sort not in EFFICIENCY_SORTS:
+        choices = ", ".join([*columns, *EFFICIENCY_SORTS])
+        raise SelectionError(f"Unknown sort metric '{sort}': use one of {choices}.")
     view = BoardView(
         benchmark=benchmark,
         tasks=tasks,
@@ -412,6 +499,9 @@ def leaderboard_for(
         sort=sort,
         columns=columns,
         user=user,
+        show=show,
+        kind=kind,
+        baselines=baselines,
     )
     if slice_name or cell:
         chosen = (slice_name or "", cell or "")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from submissions import views
+from submissions import aggregate_views, task_type_views, views
 
 urlpatterns = [
     path("submissions/", views.my_submissions, name="my_submissions"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("submissions/<int:pk>/privacy/", views.submission_privacy, name="submission_privacy"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),
     path("b/<slug:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
+    path("b/<slug:slug>/overall/", aggregate_views.overall_board, name="overall_board"),
     path(
         "b/<slug:slug>/leaderboard/export.<str:fmt>",
         views.leaderboard_export,
@@ -21,4 +22,6 @@ urlpatterns = [
         name="submission_example_image",
     ),
     path("b/<slug:slug>/compare/", views.benchmark_compare, name="benchmark_compare"),
+    path("tasks/", task_type_views.task_type_list, name="task_type_list"),
+    path("tasks/<slug:task_type>/best/", task_type_views.task_type_best, name="task_type_best"),
 ]

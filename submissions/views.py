@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from benchmarks.access import get_benchmark_for
-from submissions import analysis, charts, exports, services
+from submissions import analysis, charts, exports, history, services
 from submissions.access import (
     can_see_submission,
     get_own_submission_for,
@@ -23,6 +23,7 @@ from submissions.models import Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
     leaderboard_for,
+    leaderboard_from_query,
     model_url,
     queue_wait,
     result_details,
@@ -169,23 +170,26 @@ def my_submissions(request):
 @require_GET
 def leaderboard(request, slug):
     benchmark = get_benchmark_for(request.user, slug)
-    params = {k: request.GET.get(k) for k in ("task", "split", "sort", "cell")}
-    params["slice_name"] = request.GET.get("slice")
     try:
-        view = leaderboard_for(request.user, benchmark, **params)
+        view = leaderboard_from_query(request.user, benchmark, request.GET, extra=("page",))
     except SelectionError as exc:
         if exc.status_code == 404:
             raise Http404(exc.message) from None
         # The same answer as the API's, in the page: what was wrong and what to use instead.
-        plain = {**params, "sort": None, "slice_name": None, "cell": None}
-        view = leaderboard_for(request.user, benchmark, **plain)
+        plain = {k: request.GET.get(k) for k in ("task", "split")}
+        view = leaderboard_for(request.user, benchmark, sort=None, **plain)
         context = {
             **view.context(),
+            **history.history_page(view),
             "error": exc.message,
             "export_query": exports.board_query(view),
         }
         return render(request, "submissions/leaderboard.html", context, status=400)
-    context = {**view.context(), "export_query": exports.board_query(view)}
+    context = {
+        **view.context(),
+        **history.history_page(view),
+        "export_query": exports.board_query(view),
+    }
     return render(request, "submissions/leaderboard.html", context)
 
 

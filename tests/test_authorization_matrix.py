@@ -133,6 +133,11 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
         "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
     },
+    # The benchmark-level board: whoever sees the benchmark.
+    "overall_board": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
     # POST: a valid prediction file. Accepted: a redirect to the new submission. Closed: the
     # form again, with the reason.
     "submission_create": {
@@ -182,6 +187,15 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         "closed/test (after close)": {"GET": EVERYONE, "POST": NOT_ALLOWED},
     },
     "api-leaderboard": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
+    # The board's best score over time: whoever sees the board.
+    "api-leaderboard-history": {
+        **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
+        "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
+    },
+    "api-overall-board": {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
         "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},
     },
@@ -241,6 +255,11 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     "api-model-evaluate": {
         "-": {"GET": (401, 403, 403, 405, 405, 405), "POST": (401, 403, 403, 415, 415, 415)}
     },
+    # The best models of a task type: public benchmarks only, the same for everyone.
+    "task_type_list": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    "task_type_best": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    "api-task-type-list": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    "api-task-type-best": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
     # Per-example analysis (submissions/analysis/). A submission's results: anyone who sees
     # the benchmark while it is on the boards, else its participant and maintainers; the first
     # public split by default, none for a queued submission. A thumbnail needs a row id.
@@ -283,14 +302,19 @@ CASES = {
     "split_inputs": FILE_SPLITS,
     "leaderboard": BENCHMARKS,
     "leaderboard_export": BOARD_FILES,
+    "overall_board": BENCHMARKS,
+    "api-overall-board": BENCHMARKS,
     "submission_create": BENCHMARKS,
     "api-benchmark-detail": BENCHMARKS,
     "api-split-inputs": SPLITS,
     "api-leaderboard": BENCHMARKS,
     "api-leaderboard-export": BENCHMARKS,
+    "api-leaderboard-history": BENCHMARKS,
     "api-submission-create": BENCHMARKS,
     "benchmark_compare": BENCHMARKS,
     "api-benchmark-compare": BENCHMARKS,
+    "task_type_best": {"-": Case({"task_type": "text-classification"})},
+    "api-task-type-best": {"-": Case({"task_type": "text-classification"})},
 }
 SUBMISSION_URLS = {
     "submission_detail": "pk",

@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks.bundles.checks import is_number, join, show
 from benchmarks.bundles.errors import BundleError
 from benchmarks.bundles.task_fields import TaskFieldsChecker
-from scoring.tasktypes import TASK_TYPES
+from scoring.tasktypes import METRICS, TASK_TYPES, metric_keys
 
 SLUG_RE = re.compile(r"^[a-z0-9-]+$")
 SPLIT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -116,7 +116,23 @@ class _SpecChecker(TaskFieldsChecker):
         spec["submission_policy"] = self.policy(top.get("submission_policy"))
         spec["aggregate_weights"] = self.weights(top.get("aggregate_weights"))
         spec["tasks"] = self.tasks(top.get("tasks"))
+        self.weight_names(spec["aggregate_weights"], spec["tasks"])
         return spec
+
+    def weight_names(self, weights: dict, tasks: list[dict]) -> None:
+        """Each weight names a task (its primary metric) or `task.metric`, one of its metrics."""
+        names = {t["slug"] for t in tasks if isinstance(t.get("slug"), str)}
+        for task in tasks:
+            for metric in task.get("metrics") or []:
+                if isinstance(metric, dict) and metric.get("name") in METRICS:
+                    names.update(f"{task['slug']}.{key}" for key in metric_keys(metric))
+        for name in weights:
+            if name not in names:
+                self.error(
+                    join("aggregate_weights", name),
+                    f"expected a task slug or <task>.<metric> of this bundle "
+                    f"({', '.join(sorted(names)[:12]) or 'none'}), got {show(name)}",
+                )
 
     def policy(self, raw: Any) -> dict:
         path = "submission_policy"

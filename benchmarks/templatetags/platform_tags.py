@@ -120,6 +120,12 @@ def cell_value(value: float | None, board) -> str:
 
 
 @register.filter
+def metric_number(value: float | None, key: str) -> str:
+    """A bare value of metric `key`, formatted as that metric's values are everywhere."""
+    return format_number(value, key)
+
+
+@register.filter
 def metric_interval(metrics: dict | None, key: str) -> str:
     """`[low, high]`, with the decimals of the value it belongs to; '' without an interval."""
     entry = _entry(metrics, key)
@@ -190,8 +196,8 @@ def lookup(mapping: dict | None, key):
 
 @register.filter
 def compact_count(value: int | None) -> str:
-    """A parameter count as people write it: 4.4k, 66M, 1.3B."""
-    if value is None:
+    """A parameter count as people write it: 4.4k, 66M, 1.3B; '—' when there is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "—"
     for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
         if value >= size:
@@ -202,6 +208,12 @@ def compact_count(value: int | None) -> str:
 @register.filter
 def percent(value: float | None) -> int:
     return round((value or 0.0) * 100)
+
+
+@register.filter
+def percent_one(value: float | None) -> str:
+    """A 0–1 score on 0–100 with one decimal: 0.8123 → 81.2."""
+    return "—" if value is None else f"{100 * value:.1f}"
 
 
 @register.inclusion_tag("submissions/status_badge.html")

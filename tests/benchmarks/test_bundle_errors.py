@@ -293,3 +293,17 @@ class BundleErrorTests(BundleTestCase):
         (self.tmp / "empty").mkdir()
         self.assert_import_fails("no benchmark.yaml at the root", source=self.tmp / "empty")
         self.assert_import_fails("no such file or folder", source=self.tmp / "missing.zip")
+
+    def test_weights_name_a_task_or_one_of_its_metrics(self):
+        spec = spec_with(lambda s: s.update(aggregate_weights={"sst": 1, "nope": 2, "sst.bleu": 1}))
+        messages = self.assert_import_fails(
+            "aggregate_weights.nope: expected a task slug or <task>.<metric> of this bundle",
+            "aggregate_weights.sst.bleu: expected a task slug",
+            spec=spec,
+        )
+        self.assertFalse(any("aggregate_weights.sst:" in m for m in messages))
+
+    def test_good_weights_are_kept(self):
+        spec = spec_with(lambda s: s.update(aggregate_weights={"sst": 2, "sst.f1_macro": 1}))
+        benchmark = benchmark_import(source=write_bundle(self.tmp / "bundle", spec))
+        self.assertEqual(benchmark.aggregate_weights, {"sst": 2, "sst.f1_macro": 1})

@@ -188,9 +188,28 @@ def leaderboard(request, slug):
     context = {
         **view.context(),
         **history.history_page(view),
+        **_board_page(view, request.GET.get("page")),
         "export_query": exports.board_query(view),
     }
     return render(request, "submissions/leaderboard.html", context)
+
+
+BOARD_PAGE_ROWS = 100
+
+
+def _board_page(view, page: str | None) -> dict:
+    """The board's rows on this page (BOARD_PAGE_ROWS a page; a page past the end shows the
+    last), and links to the others that keep the view."""
+    if view.board is None:
+        return {}
+    paged = Paginator(view.board.rows, BOARD_PAGE_ROWS).get_page(page)
+    links = {
+        "previous": "?" + view.query(page=paged.previous_page_number())
+        if paged.has_previous()
+        else None,
+        "next": "?" + view.query(page=paged.next_page_number()) if paged.has_next() else None,
+    }
+    return {"rows": paged.object_list, "rows_page": paged, "rows_links": links}
 
 
 @require_GET

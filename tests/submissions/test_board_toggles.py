@@ -8,8 +8,9 @@ import html
 from django.test import override_settings
 from django.urls import reverse
 
+from submissions import views
 from submissions.models import Submission
-from tests.base import PlatformTestCase, make_scored_submission
+from tests.base import PlatformTestCase, make_scored_submission, make_user
 
 EFFICIENCY = {"rows_per_second": 100.0, "latency_ms_p95": 20.0, "peak_rss_mb": 500.0}
 
@@ -108,3 +109,22 @@ class BoardToggleTests(PlatformTestCase):
         )
         names = [row["name"] for row in response.json()["rows"]]
         self.assertEqual(names, ["alice-2", "bob-model", "fast-model", "alice-1"])
+
+
+@override_settings(THROTTLE_RATES={"anon": None, "user": None, "uploads": None})
+class BoardPageTests(PlatformTestCase):
+    def test_a_long_board_is_paged_and_no_row_is_lost(self):
+        for i in range(views.BOARD_PAGE_ROWS + 5):
+            make_scored_submission(
+                self.benchmark, make_user(f"u{i:03d}"), {"test": {"accuracy": i / 1000}}
+            )
+        url = reverse("leaderboard", args=["sentiment"])
+        first = self.client.get(url, {"show": "all"})
+        self.assertEqual(len(first.context["rows"]), views.BOARD_PAGE_ROWS)
+        self.assertContains(first, f"Rows 1–{views.BOARD_PAGE_ROWS} of {views.BOARD_PAGE_ROWS + 5}")
+        next_link = first.context["rows_links"]["next"]
+        self.assertIn("show=all", next_link)
+        second = self.client.get(url + next_link)
+        self.assertEqual(len(second.context["rows"]), 5)
+        ranks = [r.rank for r in first.context["rows"]] + [r.rank for r in second.context["rows"]]
+        self.assertEqual(ranks, list(range(1, views.BOARD_PAGE_ROWS + 6)))

@@ -84,6 +84,11 @@ EFFICIENCY_SORTS = {
     "peak_rss_mb": True,
     "parameters": True,
 }
+BOARD_DEFERRED = (
+    "slices", "confusion", "provenance", "cell_values",
+    "submission__description", "submission__error", "submission__run_info",
+    "submission__participant__password",
+)  # fmt: skip
 SHOW = ("best", "all")  # each participant's best submission, or every submission
 KINDS = (Submission.Kind.PREDICTIONS, Submission.Kind.MODEL)
 
@@ -108,13 +113,15 @@ def leaderboard_build(
     show: str = "best",
     kind: str | None = None,
     baselines: bool = True,
+    limit: int | None = None,
 ) -> Leaderboard:
     """The board of one task and split, ranked by `sort` (a metric column, or an efficiency
     figure of EFFICIENCY_SORTS: prediction files have none and come last); with `cell` (slice,
     cell name), by the value of `sort` in that slice cell (submissions without one come last).
     `show="all"` lists every submission instead of each participant's best; `kind` keeps one
     kind of submission; `baselines=False` leaves the baselines out. Which cells a viewer may
-    rank on is the caller's to check."""
+    rank on is the caller's to check. `limit` keeps the top rows only (their ranks are the
+    full board's)."""
     columns = metric_columns(task)
     sort = sort if sort in columns or sort in EFFICIENCY_SORTS else task.primary_metric
     lower = EFFICIENCY_SORTS[sort] if sort in EFFICIENCY_SORTS else lower_is_better(sort)
@@ -142,6 +149,9 @@ def leaderboard_build(
     evaluations = (
         Evaluation.objects.filter(split=split, submission__in=shown)
         .select_related("submission", "submission__participant")
+        # A board reads metrics, efficiency and the per-example file only: the breakdowns and
+        # provenance are most of a row's bytes.
+        .defer(*BOARD_DEFERRED)
         .annotate(
             sort_value=value,
             position=Window(RowNumber(), partition_by=[group], order_by=order),
@@ -149,6 +159,8 @@ def leaderboard_build(
         .filter(position=1)
         .order_by(*order)
     )
+    if limit is not None:
+        evaluations = evaluations[:limit]
     board = Leaderboard(
         task=task,
         split=split,

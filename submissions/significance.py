@@ -144,7 +144,7 @@ def _analysis():
 def significance_refresh(task: Task, split: Split, *, limit: int | None = PER_REFRESH) -> int:
     """Compute up to `limit` (None: all) missing tests of the split's board; returns how many
     were stored. The chain of ties with the top row is followed as tests come in."""
-    board = leaderboard_build(task=task, split=split)
+    board = leaderboard_build(task=task, split=split, limit=TESTED_ROWS)
     ranked = [row for row in _ranked(board) if row.evaluation.examples]
     if len(ranked) < 2:
         return 0

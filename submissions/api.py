@@ -13,7 +13,7 @@ from rest_framework.decorators import (
     parser_classes,
     permission_classes,
 )
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
@@ -156,14 +156,9 @@ def leaderboard(request, slug: str):
     params = request.query_params
     try:
         view = leaderboard_from_query(request.user, benchmark, params, extra=("page",))
+        view.require_board()
     except SelectionError as exc:
         return Response({"errors": [exc.message]}, status=exc.status_code)
-    if view.split is None:
-        raise NotFound(f"Task '{view.task.slug}' has no scored split.")
-    if view.withheld:
-        raise PermissionDenied(
-            f"Scores on split '{view.split.name}' are revealed when the benchmark closes."
-        )
     page = page_number(request)
     start = (page - 1) * LEADERBOARD_PAGE_SIZE
     rows = view.board.rows[start : start + LEADERBOARD_PAGE_SIZE]

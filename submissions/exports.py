@@ -153,13 +153,7 @@ def board_export_for(
     if fmt not in FORMATS:
         raise SelectionError(f"Unknown format '{fmt}': use csv or json.", status_code=404)
     view = leaderboard_from_query(user, benchmark, query, extra=("format",))
-    if view.split is None:
-        raise SelectionError(f"Task '{view.task.slug}' has no scored split.", status_code=404)
-    if view.withheld:
-        raise SelectionError(
-            f"Scores on split '{view.split.name}' are revealed when the benchmark closes.",
-            status_code=403,
-        )
+    view.require_board()
     board = view.board
     fields = board_fields(board)
     records = [board_record(board, row, result_url(row.submission.pk)) for row in board.rows]

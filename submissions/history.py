@@ -201,13 +201,7 @@ def history_for(user, benchmark: Benchmark, query: Mapping) -> History:
         raise SelectionError(
             f"The history is of a metric, not '{view.sort}': use one of {', '.join(view.columns)}."
         )
-    if view.split is None:
-        raise SelectionError(f"Task '{view.task.slug}' has no scored split.", status_code=404)
-    if view.withheld:
-        raise SelectionError(
-            f"Scores on split '{view.split.name}' are revealed when the benchmark closes.",
-            status_code=403,
-        )
+    view.require_board()
     return history_build(task=view.task, split=view.split, sort=view.sort)
 
 

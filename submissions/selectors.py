@@ -345,6 +345,17 @@ class BoardView:
         split = self.split
         return split is not None and not split.scores_visible() and not self.is_maintainer
 
+    def require_board(self) -> None:
+        """A SelectionError unless this view has a board to show: a 404 for a task without a
+        scored split, a 403 while the split's scores are withheld until the close."""
+        if self.split is None:
+            raise SelectionError(f"Task '{self.task.slug}' has no scored split.", status_code=404)
+        if self.withheld:
+            raise SelectionError(
+                f"Scores on split '{self.split.name}' are revealed when the benchmark closes.",
+                status_code=403,
+            )
+
     @cached_property
     def board(self) -> Leaderboard | None:
         if self.split is None or self.withheld:

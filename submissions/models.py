@@ -165,6 +165,13 @@ class Submission(models.Model):
         return self.status in self.FINAL_STATES
 
     @property
+    def hub_url(self) -> str | None:
+        """The Hub page of a model submission's repository at the commit that ran."""
+        if not self.model_repo_id or not self.model_sha:
+            return None
+        return f"https://huggingface.co/{self.model_repo_id}/tree/{self.model_sha}"
+
+    @property
     def display_name(self) -> str:
         return self.name or self.original_filename or self.model_repo_id or f"#{self.pk}"
 

@@ -288,9 +288,7 @@ def result_details(result: dict) -> dict:
 
 def model_url(submission: Submission) -> str | None:
     """The Hub page of a model submission's repository at the commit that ran."""
-    if not submission.model_repo_id or not submission.model_sha:
-        return None
-    return f"https://huggingface.co/{submission.model_repo_id}/tree/{submission.model_sha}"
+    return submission.hub_url
 
 
 def breakdown_for(user, submission: Submission, *, task: str | None, split: str | None) -> dict:

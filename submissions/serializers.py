@@ -214,6 +214,8 @@ class LeaderboardRowSerializer(serializers.Serializer):
     participant = serializers.CharField(source="submission.participant.username", read_only=True)
     name = serializers.CharField(source="submission.display_name", read_only=True)
     kind = serializers.CharField(source="submission.kind", read_only=True)
+    # A model run's repository on the Hub at the commit that ran (null otherwise).
+    model_url = serializers.CharField(source="submission.hub_url", read_only=True)
     is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
     created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
     metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)

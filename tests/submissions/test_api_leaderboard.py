@@ -54,6 +54,7 @@ class LeaderboardApiTests(PlatformTestCase):
                 "participant": "alice",
                 "name": "alice-run",
                 "kind": "predictions",
+                "model_url": None,  # a prediction file: no model repository
                 "is_baseline": False,
                 "created_at": alice.created_at.isoformat().replace("+00:00", "Z"),
                 "metrics": {

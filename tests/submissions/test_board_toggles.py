@@ -128,3 +128,23 @@ class BoardPageTests(PlatformTestCase):
         self.assertEqual(len(second.context["rows"]), 5)
         ranks = [r.rank for r in first.context["rows"]] + [r.rank for r in second.context["rows"]]
         self.assertEqual(ranks, list(range(1, views.BOARD_PAGE_ROWS + 6)))
+
+
+class ModelLinkTests(PlatformTestCase):
+    def test_a_model_runs_row_links_its_repository_at_the_commit_that_ran(self):
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        make_scored_submission(
+            self.benchmark,
+            self.alice,
+            {"test": {"accuracy": 0.9}},
+            kind=Submission.Kind.MODEL,
+            model_repo_id="org/tiny-bert",
+            model_revision="main",
+            model_sha=sha,
+        )
+        url = f"https://huggingface.co/org/tiny-bert/tree/{sha}"
+        page = self.client.get(reverse("leaderboard", args=["sentiment"]))
+        self.assertContains(page, f'href="{url}"')
+        self.assertContains(page, "org/tiny-bert@0123456")
+        rows = self.client.get(reverse("api-leaderboard", args=["sentiment"])).json()["rows"]
+        self.assertEqual(rows[0]["model_url"], url)

@@ -132,14 +132,30 @@ def nice_number(value: float) -> float:
     return float(round(result)) if result >= 1 else float(f"{result:.1g}")
 
 
+def quantiles(values: np.ndarray, qs) -> np.ndarray:
+    """`np.quantile(values, qs)` (linear interpolation), the same numbers. Whole numbers from 0
+    (word and character counts) go through their histogram: one counting pass instead of a
+    partial sort per quantile, a fifth of the time on a million rows."""
+    values = np.asarray(values)
+    whole = values.astype(np.int64)
+    if len(values) and whole.min() >= 0 and whole.max() < 1 << 24 and np.array_equal(whole, values):
+        below_or_at = np.cumsum(np.bincount(whole))  # rows with a value <= v, for every v
+        position = (len(values) - 1) * np.asarray(qs, dtype=np.float64)
+        low = np.floor(position).astype(np.int64)
+        at_low = np.searchsorted(below_or_at, low, side="right")
+        at_next = np.searchsorted(below_or_at, np.minimum(low + 1, len(values) - 1), side="right")
+        return at_low + (position - low) * (at_next - at_low)
+    return np.quantile(values, qs)
+
+
 def length_edges(lengths: np.ndarray) -> list[float]:
     """Bin edges for word counts: quantiles of the split rounded to nice numbers (1, 2, 5 ×
     10^k), deduplicated, keeping only edges with rows on both sides (so at most 5 cells)."""
     values = lengths[np.isfinite(lengths)]
     if not len(values):
         return []
-    quantiles = np.quantile(values, LENGTH_QUANTILES)
-    edges = sorted({nice_number(float(q)) for q in quantiles if q >= 1})
+    quantiles_found = quantiles(values, LENGTH_QUANTILES)
+    edges = sorted({nice_number(float(q)) for q in quantiles_found if q >= 1})
     low, high = float(values.min()), float(values.max())
     return [int(e) if e.is_integer() else e for e in edges if low < e <= high]
 

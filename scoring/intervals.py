@@ -120,16 +120,19 @@ def gradients(
 
 
 def scatter_matrices(
-    stats: np.ndarray, codes: np.ndarray, n_cells: int
+    stats: np.ndarray, codes: np.ndarray, n_cells: int, *, columns: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell, the column sums of the (n, S) `stats` over its rows, (cells, S), and the
-    scatter matrix Σᵢ (xᵢ − x̄)(xᵢ − x̄)ᵀ = XᵀX − s sᵀ/n, (cells, S, S): the rows are put in
-    cell order once, then each cell is one BLAS product of a contiguous block."""
-    width = stats.shape[1]
+    """Per cell, the column sums of the (n, S) `stats` (of `columns` only, if given) over its
+    rows, (cells, S), and the scatter matrix Σᵢ (xᵢ − x̄)(xᵢ − x̄)ᵀ = XᵀX − s sᵀ/n,
+    (cells, S, S): the rows are put in cell order once, then each cell is one BLAS product of
+    a contiguous block."""
+    if columns is None:
+        columns = np.arange(stats.shape[1])
+    width = len(columns)
     sums, scatter = np.zeros((n_cells, width)), np.zeros((n_cells, width, width))
     # A stable sort of 16-bit codes is a radix sort: a fraction of a comparison sort's time.
     small = codes.astype(np.int16) if n_cells < 2**15 else codes
-    ordered = stats[np.argsort(small, kind="stable")]
+    ordered = stats[np.ix_(np.argsort(small, kind="stable"), columns)]
     bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=n_cells))]
     for cell in range(n_cells):
         block = ordered[bounds[cell] : bounds[cell + 1]]
@@ -137,6 +140,33 @@ def scatter_matrices(
             sums[cell] = block.sum(axis=0)
             scatter[cell] = block.T @ block - np.outer(sums[cell], sums[cell]) / len(block)
     return sums, scatter
+
+
+def _moves(slopes: np.ndarray):
+    """Whether a slope (of the cells along axis 0) is non-zero or undefined somewhere."""
+    return ((slopes != 0) | ~np.isfinite(slopes)).any(axis=0)
+
+
+def _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys) -> np.ndarray:
+    """The cells' scatter matrices over `columns`, as far as the keys' variances read them:
+    when each key moves with few columns (SQuAD's HasAns/NoAns keys: two or three each), only
+    the products of columns one key moves with, one `bincount` each, with no sort; else all of
+    them (`scatter_matrices`)."""
+    position = {column: i for i, column in enumerate(columns)}
+    pairs = set()
+    for key in keys:
+        own = [c for c in columns if _moves(slopes[key][counts >= 2, c])]
+        pairs |= {(a, b) for a in own for b in own if a <= b}
+    if len(pairs) > 2 * len(columns):
+        return scatter_matrices(stats, codes, n_cells, columns=columns)[1]
+    scatter = np.zeros((n_cells, len(columns), len(columns)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for a, b in pairs:
+            products = np.bincount(codes, weights=stats[:, a] * stats[:, b], minlength=n_cells)
+            value = products - np.where(counts > 0, sums[:, a] * sums[:, b] / counts, 0.0)
+            i, j = position[a], position[b]
+            scatter[:, i, j] = scatter[:, j, i] = value
+    return scatter
 
 
 def linearised_intervals(
@@ -157,16 +187,26 @@ def linearised_intervals(
     stats = np.asarray(stats, dtype=np.float64)
     codes = np.asarray(codes, dtype=np.int64)
     counts = np.bincount(codes, minlength=n_cells)
-    sums, scatter = scatter_matrices(stats, codes, n_cells)
+    sums = np.stack(
+        [np.bincount(codes, weights=col, minlength=n_cells) for col in stats.T], axis=-1
+    ).reshape(n_cells, stats.shape[1])
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         values = finalize(sums)
     slopes = gradients(finalize, sums, keys)
+    # Only the columns some key moves with need their scatter (SQuAD's HasAns/NoAns keys read
+    # six of its nine columns).
+    moving = np.zeros(stats.shape[1], dtype=bool)
+    for key in keys:
+        moving |= _moves(slopes[key][counts >= 2])  # cells of 0 or 1 row get no interval
+    columns = np.flatnonzero(moving)
+    scatter = _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys)
     # XᵀX − s sᵀ/n leaves rounding noise where a column is constant: compare with its size.
-    squares = np.einsum("ij,ij->j", stats, stats) if len(stats) else np.zeros(stats.shape[1])
+    kept = stats[:, columns]
+    squares = np.einsum("ij,ij->j", kept, kept) if len(stats) else np.zeros(len(columns))
     constant = np.diagonal(scatter, axis1=1, axis2=2) <= 1e-12 * np.maximum(squares, 1.0)
     out: Intervals = {}
     for key in keys:
-        slope = np.where(constant, 0.0, slopes[key])
+        slope = np.where(constant, 0.0, slopes[key][:, columns])
         finite = np.isfinite(slope).all(axis=1)
         slope = np.where(finite[:, None], slope, 0.0)
         variance = np.einsum("ci,cij,cj->c", slope, scatter, slope)

@@ -164,19 +164,43 @@ def question_overlap(question: pa.Array, context: pa.Array) -> np.ndarray:
     contexts = pc.dictionary_encode(pc.fill_null(_texts(_decoded(context)), ""))
     context_of_row = np.asarray(contexts.indices, dtype=np.int64)
     # (row, word type) pairs of the questions, then looked up as (row's context, word type).
-    pairs = np.sort(q_rows * width + np.asarray(encoded.indices, dtype=np.int64))
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # (sorting beats np.unique's hash)
+    pairs = _distinct(q_rows * width + np.asarray(encoded.indices, dtype=np.int64), n * width)
     rows, types_ = np.divmod(pairs, width)
     c_words, c_rows = _word_types(contexts.dictionary)
     c_ids = np.asarray(pc.fill_null(pc.index_in(c_words, value_set=encoded.dictionary), -1))
     known = c_ids >= 0
     c_keys = c_rows[known] * width + c_ids[known]
-    hit = np.isin(context_of_row[rows] * width + types_, c_keys).astype(np.float64)
+    hit = _member(context_of_row[rows] * width + types_, c_keys, len(contexts.dictionary) * width)
     counts = np.bincount(rows, minlength=n).astype(np.float64)
     hits = np.bincount(rows, weights=hit, minlength=n)
     out = np.full(n, math.nan)
     np.divide(hits, counts, out=out, where=counts > 0)
     return out
+
+
+# Largest key space `_member` marks in a table (bytes) rather than sorting both sides.
+MEMBER_TABLE_MAX = 1 << 26
+
+
+def _distinct(keys: np.ndarray, space: int) -> np.ndarray:
+    """The distinct `keys` (in [0, space)), sorted: marked in a table of `space` flags where
+    that is small, else sorted (which beats np.unique's hash)."""
+    if space <= MEMBER_TABLE_MAX:
+        table = np.zeros(space, dtype=bool)
+        table[keys] = True
+        return np.flatnonzero(table)
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]]
+
+
+def _member(keys: np.ndarray, members: np.ndarray, space: int) -> np.ndarray:
+    """`np.isin(keys, members)` as float64 (1.0 or 0.0), for keys in [0, space): a table of
+    `space` flags where that is small, one pass each way instead of two sorts."""
+    if space > MEMBER_TABLE_MAX:
+        return np.isin(keys, members).astype(np.float64)
+    table = np.zeros(space, dtype=bool)
+    table[members] = True
+    return table[keys].astype(np.float64)
 
 
 def entity_cells(column: pa.Array) -> tuple[np.ndarray, list[str]]:

@@ -13,6 +13,7 @@ from scoring.autoslices import (
     automatic_specs,
     length_edges,
     nice_number,
+    quantiles,
     value_edges,
 )
 from scoring.evaluation import score_split
@@ -494,3 +495,30 @@ def test_entity_cells_are_checked_apart_from_row_slices():
     visible = suppress_hidden_cells(result["slices"], publication)
     entity = [c for c in visible if c["slice"] == "entity type"]
     assert len(entity) == 3 and not any(c["suppressed"] for c in entity)
+
+
+def test_quantiles_of_whole_numbers_are_numpys_by_their_histogram():
+    rng = np.random.default_rng(11)
+    qs = [0.2, 0.4, 0.6, 0.8]
+    for _ in range(100):
+        n = int(rng.integers(1, 2000))
+        counts = rng.integers(0, int(rng.integers(1, 400)), n).astype(np.float64)
+        assert quantiles(counts, qs) == pytest.approx(np.quantile(counts, qs), abs=1e-9)
+    # Anything else is numpy's own: fractions, negatives.
+    for values in ([0.5, 1.5, 2.0], [-3.0, 1.0, 4.0, 9.0]):
+        assert quantiles(np.array(values), qs) == pytest.approx(np.quantile(values, qs))
+
+
+def test_question_overlap_is_the_same_whichever_way_keys_are_matched(monkeypatch):
+    from scoring.slices import cells as slice_cells_module
+
+    rng = np.random.default_rng(5)
+    words = ["who", "what", "river", "Paris", "the", "a", "city", "1990", "won't", "it's"]
+    questions = pa.array([" ".join(rng.choice(words, rng.integers(0, 6))) for _ in range(300)])
+    pool = [" ".join(rng.choice(words, rng.integers(3, 12))) + "." for _ in range(20)]
+    contexts = pa.array([pool[i] for i in rng.integers(0, 20, 300)])
+    tables = question_overlap(questions, contexts)
+    monkeypatch.setattr(slice_cells_module, "MEMBER_TABLE_MAX", 0)  # sort and isin instead
+    sorted_ = question_overlap(questions, contexts)
+    np.testing.assert_array_equal(tables, sorted_)
+    assert np.isnan(tables).sum() == sum(1 for q in questions.to_pylist() if not q.strip())

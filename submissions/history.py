@@ -322,10 +322,13 @@ def _template(sort: str, lower: bool, has_baselines: bool) -> str:
         axis=alt.Axis(
             format="%Y-%m-%d",
             labelAngle=0,
-            tickCount=4,
-            tickMinStep=24 * 3600 * 1000,  # a day: no two ticks read the same
+            # Ticks on whole days (UTC), so no two read the same date; labels that would
+            # overlap are dropped.
+            tickCount={"interval": "day", "step": 1},
             grid=False,
             labelFlush=True,
+            labelOverlap="greedy",  # drop a date label rather than print two over each other
+            labelSeparation=6,
         ),
     )
     y = alt.Y(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 
+from django.urls import Resolver404, resolve
 from rest_framework import status
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -44,3 +47,21 @@ def exception_handler(exc, context):
     if isinstance(exc, ValidationError) or isinstance(response.data, (dict, list)):
         response.data = {"errors": flatten_errors(response.data)}
     return response
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+def route_not_found(request, *args, **kwargs):
+    """Any /api/ address that is no route, whatever the method: a 404 in the API's shape (not
+    Django's HTML page), saying where the routes are. A known route missing its trailing slash
+    gets that route named instead of a redirect (which would drop a POST's body)."""
+    path = request.path
+    message = f"No API route {request.method} {path[:200]}: see /api/v1/ routes in docs/formats.md."
+    if not path.endswith("/"):
+        try:
+            resolve(path + "/")
+        except Resolver404:
+            pass
+        else:
+            message = f"No API route {request.method} {path[:200]}: did you mean {path[:200]}/?"
+    return Response({"errors": [message]}, status=status.HTTP_404_NOT_FOUND)

@@ -27,6 +27,7 @@ from submissions.selectors import (
     SelectionError,
     breakdown_for,
     leaderboard_from_query,
+    own_submissions,
     shown_cell,
 )
 from submissions.serializers import (
@@ -37,6 +38,7 @@ from submissions.serializers import (
     PrivacySerializer,
     SubmissionCreatedSerializer,
     SubmissionDetailSerializer,
+    SubmissionListSerializer,
 )
 from submissions.sweeps import model_sweep_create
 
@@ -78,6 +80,40 @@ def submission_create(request, slug: str):
     except services.SubmissionError as exc:
         return Response({"errors": exc.messages}, status=exc.status_code)
     return Response(SubmissionCreatedSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+
+SUBMISSION_LIST_PARAMETERS = ("benchmark", "status", "page")
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def submission_list(request):
+    """The viewer's own submissions, newest first, 50 a page: `?benchmark=<slug>` and
+    `?status=` narrow it; any other parameter is refused."""
+    params = request.query_params
+    unknown = [name for name in params if name not in SUBMISSION_LIST_PARAMETERS]
+    if unknown:
+        raise ValidationError(
+            f"Unknown parameter '{unknown[0][:40]}': use {', '.join(SUBMISSION_LIST_PARAMETERS)}."
+        )
+    try:
+        submissions = own_submissions(
+            request.user, benchmark=params.get("benchmark"), status=params.get("status")
+        )
+    except SelectionError as exc:
+        return Response({"errors": [exc.message]}, status=exc.status_code)
+    page = page_number(request)
+    start = (page - 1) * LEADERBOARD_PAGE_SIZE
+    found = list(
+        submissions.order_by("-created_at", "-pk")[start : start + LEADERBOARD_PAGE_SIZE + 1]
+    )
+    next_url = None
+    if len(found) > LEADERBOARD_PAGE_SIZE:
+        query = params.copy()
+        query["page"] = str(page + 1)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    rows = SubmissionListSerializer(found[:LEADERBOARD_PAGE_SIZE], many=True).data
+    return Response({"submissions": rows, "next": next_url})
 
 
 @api_view(["GET"])

@@ -8,6 +8,7 @@ urlpatterns = [
         api.submission_create,
         name="api-submission-create",
     ),
+    path("submissions/", api.submission_list, name="api-submission-list"),
     path("submissions/<int:submission_id>/", api.submission_detail, name="api-submission-detail"),
     path(
         "submissions/<int:submission_id>/breakdown/",

@@ -526,6 +526,21 @@ def leaderboard_for(
     return view
 
 
+def own_submissions(user, *, benchmark: str | None = None, status: str | None = None):
+    """`user`'s submissions (a queryset), on one benchmark (slug) and in one status if given;
+    an unknown status is a SelectionError naming the valid ones."""
+    if status and status not in Submission.Status.values:
+        raise SelectionError(
+            f"Unknown status '{status[:40]}': use {', '.join(Submission.Status.values)}."
+        )
+    submissions = Submission.objects.filter(participant=user).select_related("benchmark", "task")
+    if benchmark:
+        submissions = submissions.filter(benchmark__slug=benchmark)
+    if status:
+        submissions = submissions.filter(status=status)
+    return submissions
+
+
 @dataclass
 class QueueWait:
     """What a queued submission is waiting for, for its status page."""

@@ -206,6 +206,26 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
         return EvaluationSerializer(evaluations, many=True).data
 
 
+class SubmissionListSerializer(serializers.ModelSerializer):
+    """One of the viewer's own submissions in a list: where it stands, not its scores (its
+    `url` has those)."""
+
+    benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "url", "benchmark", "task", "kind", "name", "is_private", "status", "stage",
+            "progress", "created_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, submission: Submission) -> str:
+        return reverse("api-submission-detail", kwargs={"submission_id": submission.pk})
+
+
 class LeaderboardRowSerializer(serializers.Serializer):
     """One `submissions.leaderboards.Row`: a submission's public face and its metric values."""
 

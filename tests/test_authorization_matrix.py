@@ -172,6 +172,12 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     },
     # The API.
     "api-benchmark-list": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    # One's own submissions: signed-in users only.
+    "api-submission-list": {
+        "-": {"GET": (401, 200, 200, 200, 200, 200), "POST": API_SIGNED_IN_NOT_ALLOWED}
+    },
+    # Any /api/ address that is no route: a JSON 404 for everyone, whatever the method.
+    "api-route-not-found": {"-": {"GET": (404,) * 6, "POST": (404,) * 6}},
     "api-benchmark-detail": {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
         "private": {"GET": MAINTAINERS, "POST": NOT_ALLOWED},

@@ -76,5 +76,5 @@ class BrowserModelFlowTests(LiveServerTestCase):
         headers = page.locator("table.leaderboard thead").inner_text()
         for column in ("Rows/s", "Latency p95", "Memory", "Params"):
             assert column in headers
-        row = page.locator("tr", has_text="tiny bert")
+        row = page.locator("table.leaderboard tbody tr", has_text="tiny bert")
         assert row.count() == 1 and "modeller" in row.inner_text()

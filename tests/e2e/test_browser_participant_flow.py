@@ -98,6 +98,6 @@ def flow(page, base_url: str) -> None:
     assert "1.000" in page.content() or "100" in page.content()
 
     page.goto(f"{base_url}/b/{benchmark.slug}/leaderboard/")
-    row = page.locator("tr", has_text="my first run")
+    row = page.locator("table.leaderboard tbody tr", has_text="my first run")
     assert row.count() == 1
     assert "newcomer" in row.inner_text()

@@ -23,7 +23,12 @@ def benchmark_list(request):
         task_count=Count("tasks", distinct=True),
         submission_count=Count("submissions", distinct=True),
         scored_count=Count("submissions", filter=on_boards, distinct=True),
-        participant_count=Count("submissions__participant", distinct=True),
+        # People, not the platform: the account that submits the automatic baselines is none.
+        participant_count=Count(
+            "submissions__participant",
+            filter=Q(submissions__is_baseline=False),
+            distinct=True,
+        ),
     )
     return render(request, "benchmarks/benchmark_list.html", {"benchmarks": benchmarks})
 

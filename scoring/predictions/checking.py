@@ -100,8 +100,9 @@ def coverage_messages(gold_ids: pa.Array, ids: pa.Array, positions: np.ndarray) 
     unknown = ids.filter(pa.array(~known)).unique()
     if len(unknown):
         messages.append(
-            f"{plural(len(unknown), 'id')} in the file {'is' if len(unknown) == 1 else 'are'} "
-            f"not ids of this task, e.g. {some_of(_first(unknown))}."
+            f"{plural(len(unknown), 'id')} in the file "
+            f"{'is not an id' if len(unknown) == 1 else 'are not ids'} of this task, "
+            f"e.g. {some_of(_first(unknown))}."
         )
     return messages
 

@@ -30,13 +30,17 @@ class BenchmarkListTests(PlatformTestCase):
         make_scored_submission(self.benchmark, self.alice, {"dev": {"accuracy": 0.5}})
         make_scored_submission(self.benchmark, self.alice, {"dev": {"accuracy": 0.6}})
         make_scored_submission(self.benchmark, self.bob, {"dev": {"accuracy": 0.7}})
+        # A baseline is a submission but its account is no participant.
+        make_scored_submission(
+            self.benchmark, self.author, {"dev": {"accuracy": 0.5}}, is_baseline=True
+        )
         response = self.client.get(self.url)
         row = response.context["benchmarks"][0]
         self.assertEqual(
             (row.task_count, row.participant_count, row.submission_count, row.scored_count),
-            (1, 2, 3, 3),
+            (1, 2, 4, 4),
         )
-        self.assertContains(response, "(3 scored)")
+        self.assertContains(response, "(4 scored)")
 
     def test_it_shows_whether_a_benchmark_is_open(self):
         self.assertContains(self.client.get(self.url), "Open")

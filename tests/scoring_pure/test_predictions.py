@@ -119,7 +119,9 @@ class TestCoverage:
         messages = excinfo.value.messages
         assert any("2 ids of the task are missing" in m and '"2"' in m for m in messages)
         assert any("1 id appears more than once" in m for m in messages)
-        assert any("1 id in the file is not" in m and '"9"' in m for m in messages)
+        assert any(
+            "1 id in the file is not an id of this task" in m and '"9"' in m for m in messages
+        )
 
     def test_it_shows_at_most_five_examples(self):
         gold = pa.array([str(i) for i in range(100)])

@@ -168,6 +168,9 @@ def _zip_task_files(fileobj, *, tasks: list[Task], task: Task | None, limits: Li
     members: dict[str, list[zipfile.ZipInfo]] = {}
     errors = []
     for info in archive.infolist():
+        if not info.filename:  # a name cut to nothing at a NUL byte
+            errors.append("A file in the zip has no name: name it <task>.csv, .jsonl or .parquet.")
+            continue
         name = PurePosixPath(info.filename).name
         if info.is_dir() or name.startswith("."):
             continue

@@ -172,6 +172,15 @@ class HostileZipTests(PlatformTestCase):
         content = zipped([(f"n{i}.txt", b"") for i in range(1_001)])
         self.assertIn("more than 1,000 entries", self.refused(content))
 
+    def test_a_member_whose_name_is_cut_to_nothing_is_refused(self):
+        # zipfile cuts a name at its first NUL byte: "\x00" becomes "", which it cannot even
+        # ask whether it is a folder.
+        sink = io.BytesIO()
+        with zipfile.ZipFile(sink, "w") as archive:
+            archive.writestr(zipfile.ZipInfo("\x00"), self.good)
+            archive.writestr("sst.csv", self.good)
+        self.assertIn("A file in the zip has no name", self.refused(sink.getvalue()))
+
     def test_an_encrypted_member_is_refused(self):
         content = patched(zipped([("sst.csv", self.good)]), flags=0x1)
         self.assertIn("sst.csv: it is encrypted", self.refused(content))

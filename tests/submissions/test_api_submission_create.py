@@ -198,7 +198,7 @@ class PredictionFileRejectionTests(SubmissionCreateApiTestCase):
         self.assert_rejected(content, "1 id", "more than once", self.rows[0]["id"])
 
     def test_it_rejects_a_file_with_unknown_ids(self):
-        self.assert_rejected(self.good_csv + b"test-999,zz-label-pos\n", "not ids", "test-999")
+        self.assert_rejected(self.good_csv + b"test-999,zz-label-pos\n", "not an id", "test-999")
 
     def test_it_rejects_predictions_that_are_not_label_names(self):
         content = self.good_csv.replace(b"test-002,zz-label-neg", b"test-002,maybe")

@@ -66,11 +66,6 @@ def number(value) -> float | int | None:
     return value if math.isfinite(value) else None
 
 
-def board_query(view: BoardView) -> str:
-    """The query string that asks for `view` again (its export links)."""
-    return view.query()
-
-
 def board_fields(board: Leaderboard) -> list[str]:
     """An export's columns: the row's submission, then value, low and high of the 95% interval
     of every metric column, then speed and size where the board shows them."""

@@ -286,11 +286,6 @@ def result_details(result: dict) -> dict:
     }
 
 
-def model_url(submission: Submission) -> str | None:
-    """The Hub page of a model submission's repository at the commit that ran."""
-    return submission.hub_url
-
-
 def breakdown_for(user, submission: Submission, *, task: str | None, split: str | None) -> dict:
     """The breakdown of one evaluation (the first matching `task` and `split`), as the API and
     the status page show it. Raises Http404 when there is none, SelectionError(403) while its

@@ -24,7 +24,6 @@ from submissions.selectors import (
     SelectionError,
     leaderboard_for,
     leaderboard_from_query,
-    model_url,
     queue_wait,
     result_details,
     visible_evaluations,
@@ -108,7 +107,7 @@ def submission_detail(request, pk):
         "is_owner": submission.participant_id == request.user.pk,
         "is_insider": can_see_submission(request.user, submission),
         "on_boards": is_on_boards(submission),
-        "model_url": model_url(submission),
+        "model_url": submission.hub_url,
         "waiting": queue_wait(submission),
         "min_slice_size": settings.MIN_SLICE_SIZE,
         # A model card's `model-index` of the scores shown here, to copy.
@@ -182,14 +181,14 @@ def leaderboard(request, slug):
             **view.context(),
             **history.history_page(view),
             "error": exc.message,
-            "export_query": exports.board_query(view),
+            "export_query": view.query(),
         }
         return render(request, "submissions/leaderboard.html", context, status=400)
     context = {
         **view.context(),
         **history.history_page(view),
         **_board_page(view, request.GET.get("page")),
-        "export_query": exports.board_query(view),
+        "export_query": view.query(),
     }
     return render(request, "submissions/leaderboard.html", context)
 

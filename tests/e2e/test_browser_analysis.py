@@ -143,10 +143,9 @@ def svg_box(page, selector: str) -> dict:
     return box
 
 
-class BrowserAnalysisTests(StaticLiveServerTestCase):
-    """StaticLiveServerTestCase: the live server serves the static files from the app folders
-    (no collectstatic in tests), so the pages are styled as in production and the 390 px
-    checks mean something."""
+class BrowserTabs:
+    """For live-server test cases: `tab()` opens a page of its own browser context (closed after
+    the test), `url(path)` is the live server's; stored files go to a temporary folder."""
 
     @pytest.fixture(autouse=True)
     def _browser(self, chromium_browser, settings, tmp_path):
@@ -170,6 +169,12 @@ class BrowserAnalysisTests(StaticLiveServerTestCase):
 
     def url(self, path: str) -> str:
         return self.live_server_url + path
+
+
+class BrowserAnalysisTests(BrowserTabs, StaticLiveServerTestCase):
+    """StaticLiveServerTestCase: the live server serves the static files from the app folders
+    (no collectstatic in tests), so the pages are styled as in production and the 390 px
+    checks mean something."""
 
     def demo(self, *names: str) -> dict[str, dict[str, Submission]]:
         """Import the demo bundles and score the simulated participants' submissions in this

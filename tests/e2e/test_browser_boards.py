@@ -15,10 +15,10 @@ from django.utils import timezone
 from benchmarks.models import Split
 from submissions.models import Evaluation, Submission
 from tests.base import make_benchmark, make_split, make_task, make_user
-from tests.e2e.test_browser_analysis import (  # noqa: F401
+from tests.e2e.test_browser_analysis import (  # noqa: F401 (chromium_browser: a fixture)
     DESKTOP,
     PHONE,
-    Tab,
+    BrowserTabs,
     chromium_browser,
     svg_box,
 )
@@ -26,23 +26,7 @@ from tests.e2e.test_browser_analysis import (  # noqa: F401
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-class BrowserBoardTests(StaticLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, chromium_browser):  # noqa: F811
-        self.browser = chromium_browser
-        self.tabs: list[Tab] = []
-        yield
-        for tab in self.tabs:
-            tab.close()
-
-    def tab(self) -> Tab:
-        tab = Tab(self.browser)
-        self.tabs.append(tab)
-        return tab
-
-    def url(self, path: str) -> str:
-        return self.live_server_url + path
-
+class BrowserBoardTests(BrowserTabs, StaticLiveServerTestCase):
     def setUp(self):
         super().setUp()
         self.benchmark = make_benchmark("two-tasks")

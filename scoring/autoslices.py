@@ -21,7 +21,14 @@ import pyarrow as pa
 
 from scoring import tasktypes
 from scoring.predictions import as_array
-from scoring.slices import _bin_cells, measured, question_overlap, slice_cells
+from scoring.slices import (
+    _bin_cells,
+    distinct_texts,
+    measured,
+    question_overlap,
+    slice_cells,
+    word_counts,
+)
 
 INPUT_LENGTH = "input length"
 GOLD_LABEL = "gold label"
@@ -186,10 +193,28 @@ def _binned(spec: dict, values: np.ndarray, edges: list[float]) -> Partition | N
     return spec, codes, names
 
 
+def _distinct(gold: pa.Table, name: str, measures: dict) -> pa.DictionaryArray:
+    """`distinct_texts` of a gold column, once per scoring (`measures`)."""
+    key = (name, "distinct")
+    if key not in measures:
+        measures[key] = distinct_texts(as_array(gold[name]))
+    return measures[key]
+
+
 def _input_length(task_spec: dict, gold: pa.Table, measures: dict) -> Partition | None:
     name = _text_input(task_spec, gold)
     if name is None:
         return None
+    text = not pa.types.is_list(gold.schema.field(name).type)
+    if (
+        task_spec["type"] == tasktypes.QUESTION_ANSWERING
+        and text
+        and (name, "words") not in measures
+    ):
+        # Contexts repeat (several questions per paragraph): count each distinct one once.
+        contexts = _distinct(gold, name, measures)
+        counts = word_counts(contexts.dictionary)
+        measures[name, "words"] = counts[np.asarray(contexts.indices, dtype=np.int64)]
     lengths = measured(gold, name, "words", measures)
     spec = {"name": INPUT_LENGTH, "column": name, "measure": "words"}
     return _length_binned(spec, lengths)
@@ -238,7 +263,11 @@ def _overlap(task_spec: dict, gold: pa.Table, measures: dict) -> Partition:
         "bins": list(OVERLAP_BINS),
         "missing": "no words",
     }
-    values = question_overlap(as_array(gold[question]), as_array(gold[context]))
+    values = question_overlap(
+        as_array(gold[question]),
+        as_array(gold[context]),
+        contexts=_distinct(gold, context, measures),
+    )
     codes, names = _bin_cells(values, OVERLAP_BINS, spec["missing"])
     return spec, codes, names
 

@@ -6,8 +6,11 @@ Pure: no Django. The result is plain JSON-serialisable data (floats, None for un
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import platform
+import weakref
 from importlib import metadata
 
 import numpy as np
@@ -182,13 +185,9 @@ def score_split(
         for key, value in values.items()
     }
 
-    measures: dict = {}  # word counts etc., shared by slices that bin the same column
-    partitions = [
-        (slice_spec, *slice_cells(slice_spec, gold, measures=measures))
-        for slice_spec in task_spec.get("slices") or []
-    ]
+    partitions = gold_partitions(task_spec, gold, automatic=automatic)
     if automatic:
-        partitions += _automatic_partitions(task_spec, gold, scorer, measures)
+        partitions = partitions + _by_prediction(task_spec, partitions, scorer)
     slices = []
     bases = interval_bases(scorer.row_means()) if partitions else {}
     for slice_spec, codes, names in partitions:
@@ -248,21 +247,49 @@ def _cell(
     return {**cell, **flags}
 
 
-def _automatic_partitions(
-    task_spec: dict, gold: pa.Table, scorer: Scorer, measures: dict
-) -> list[tuple[dict, np.ndarray, list[str]]]:
-    """The automatic slices' (spec, codes, names), plus the predicted label for
-    classification; none of them may fail the scoring of a valid bundle."""
-    try:
-        found = automatic_partitions(task_spec, gold, measures=measures)
-    except SKIPPED:
-        found = []
-    taken = {s.get("name") for s in task_spec.get("slices") or []}
-    taken |= {spec["name"] for spec, _, _ in found}
+Partition = tuple[dict, np.ndarray, list[str]]
+# Per live gold table (by identity: the worker keeps each split's table while it is in use),
+# its partitions per slice definition. A slice's cells depend on the gold rows alone, so every
+# submission scored on a split after the first reads them instead of measuring the texts again.
+_PARTITIONS: dict[int, dict[str, list[Partition]]] = {}
+
+
+def gold_partitions(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list[Partition]:
+    """(spec, cell codes, cell names) of the task's slices on `gold`, the author's then (with
+    `automatic`) the automatic ones; none of the automatic ones may fail the scoring of a
+    valid bundle. Kept while `gold` lives; the codes are read-only."""
+    key = json.dumps(
+        [task_spec["type"], task_spec["columns"], task_spec.get("slices") or [], automatic],
+        sort_keys=True,
+        default=str,
+    )
+    table_id = id(gold)
+    if table_id not in _PARTITIONS:
+        _PARTITIONS[table_id] = {}
+        weakref.finalize(gold, _PARTITIONS.pop, table_id, None)
+    known = _PARTITIONS[table_id]
+    if key not in known:
+        measures: dict = {}  # word counts etc., shared by slices that bin the same column
+        found = [
+            (slice_spec, *slice_cells(slice_spec, gold, measures=measures))
+            for slice_spec in task_spec.get("slices") or []
+        ]
+        if automatic:
+            with contextlib.suppress(*SKIPPED):
+                found += automatic_partitions(task_spec, gold, measures=measures)
+        for _, codes, _ in found:
+            codes.flags.writeable = False
+        known[key] = found
+    return list(known[key])
+
+
+def _by_prediction(task_spec: dict, partitions: list[Partition], scorer: Scorer) -> list:
+    """The predicted label's cells (classification), unless a slice already has its name."""
+    taken = {spec.get("name") for spec, _, _ in partitions}
     if isinstance(scorer, ClassificationScorer) and PREDICTED_LABEL not in taken:
         spec = {"name": PREDICTED_LABEL, "auto": True, "by_prediction": True}
-        found.append((spec, scorer.pred_codes, list(scorer.labels)))
-    return found
+        return [(spec, scorer.pred_codes, list(scorer.labels))]
+    return []
 
 
 def example_table(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 Intervals = dict[str, list[list[float] | None]]
 
@@ -119,6 +120,18 @@ def gradients(
     return out
 
 
+def cell_sums(values: np.ndarray, codes: np.ndarray, n_cells: int) -> np.ndarray:
+    """Per cell, the column sums of the (n, S) `values` (or the sums of an (n,) vector) over
+    its rows: one product with the sparse cell-indicator matrix, a single pass over the rows
+    for every column at once (a `bincount` per column reads a strided column each time)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(codes)
+    indicator = sparse.csr_matrix(
+        (np.ones(n), np.asarray(codes, dtype=np.int64), np.arange(n + 1)), shape=(n, n_cells)
+    )
+    return np.asarray(indicator.T @ values).reshape((n_cells, *values.shape[1:]))
+
+
 def scatter_matrices(
     stats: np.ndarray, codes: np.ndarray, n_cells: int, *, columns: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -147,11 +160,11 @@ def _moves(slopes: np.ndarray):
     return ((slopes != 0) | ~np.isfinite(slopes)).any(axis=0)
 
 
-def _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys) -> np.ndarray:
+def _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys, memo) -> np.ndarray:
     """The cells' scatter matrices over `columns`, as far as the keys' variances read them:
     when each key moves with few columns (SQuAD's HasAns/NoAns keys: two or three each), only
-    the products of columns one key moves with, one `bincount` each, with no sort; else all of
-    them (`scatter_matrices`)."""
+    the products of columns one key moves with, summed per cell in one pass with no sort; else
+    all of them (`scatter_matrices`)."""
     position = {column: i for i, column in enumerate(columns)}
     pairs = set()
     for key in keys:
@@ -160,10 +173,17 @@ def _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys) -> np.n
     if len(pairs) > 2 * len(columns):
         return scatter_matrices(stats, codes, n_cells, columns=columns)[1]
     scatter = np.zeros((n_cells, len(columns), len(columns)))
+    pairs = sorted(pairs)
+    if not pairs:
+        return scatter
+    key = ("products", tuple(pairs))
+    if key not in memo:
+        first, second = (np.array(side) for side in zip(*pairs, strict=True))
+        memo[key] = stats[:, first] * stats[:, second]
+    products = cell_sums(memo[key], codes, n_cells)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for a, b in pairs:
-            products = np.bincount(codes, weights=stats[:, a] * stats[:, b], minlength=n_cells)
-            value = products - np.where(counts > 0, sums[:, a] * sums[:, b] / counts, 0.0)
+        for k, (a, b) in enumerate(pairs):
+            value = products[:, k] - np.where(counts > 0, sums[:, a] * sums[:, b] / counts, 0.0)
             i, j = position[a], position[b]
             scatter[:, i, j] = scatter[:, j, i] = value
     return scatter
@@ -177,19 +197,20 @@ def linearised_intervals(
     *,
     keys: list[str],
     bounds: tuple[float, float | None] = (0.0, None),
+    memo: dict | None = None,
 ) -> Intervals:
     """Delta-method 95% intervals of `finalize(cell sums)[key]` per cell, for a metric that is
     a smooth function T of the column sums of the (n, S) per-row `stats`: resampling the cell's
     rows varies the sums by M = Σᵢ (xᵢ − x̄)(xᵢ − x̄)ᵀ, so T varies by se² = gᵀ M g, g the
     gradient of T at the cell's sums. M is computed once per slice for every key. None for a
     cell of fewer than two rows or where T or its gradient is undefined. A column constant on
-    a cell's rows moves nothing there, whatever its slope (0/0 ratios of counts)."""
+    a cell's rows moves nothing there, whatever its slope (0/0 ratios of counts). `memo`, kept
+    by the caller across the slices of the same `stats`, saves the per-row products."""
+    memo = {} if memo is None else memo
     stats = np.asarray(stats, dtype=np.float64)
     codes = np.asarray(codes, dtype=np.int64)
     counts = np.bincount(codes, minlength=n_cells)
-    sums = np.stack(
-        [np.bincount(codes, weights=col, minlength=n_cells) for col in stats.T], axis=-1
-    ).reshape(n_cells, stats.shape[1])
+    sums = cell_sums(stats, codes, n_cells).reshape(n_cells, stats.shape[1])
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         values = finalize(sums)
     slopes = gradients(finalize, sums, keys)
@@ -199,10 +220,11 @@ def linearised_intervals(
     for key in keys:
         moving |= _moves(slopes[key][counts >= 2])  # cells of 0 or 1 row get no interval
     columns = np.flatnonzero(moving)
-    scatter = _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys)
+    scatter = _scatter(stats, codes, n_cells, columns, sums, counts, slopes, keys, memo)
     # XᵀX − s sᵀ/n leaves rounding noise where a column is constant: compare with its size.
-    kept = stats[:, columns]
-    squares = np.einsum("ij,ij->j", kept, kept) if len(stats) else np.zeros(len(columns))
+    if "squares" not in memo:
+        memo["squares"] = np.einsum("ij,ij->j", stats, stats)
+    squares = memo["squares"][columns]
     constant = np.diagonal(scatter, axis1=1, axis2=2) <= 1e-12 * np.maximum(squares, 1.0)
     out: Intervals = {}
     for key in keys:

@@ -14,7 +14,7 @@ import datasets
 import evaluate
 import numpy as np
 
-from scoring.intervals import Intervals, linearised_intervals
+from scoring.intervals import Intervals, cell_sums, linearised_intervals
 
 
 def make_info(
@@ -123,9 +123,7 @@ class SumScorer(Scorer):
         return {k: as_float(v) for k, v in self.finalize(self.stats.sum(axis=0)).items()}
 
     def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
-        sums = np.stack(
-            [np.bincount(codes, weights=col, minlength=n_cells) for col in self.stats.T], axis=-1
-        )
+        sums = cell_sums(self.stats, codes, n_cells)
         finals = self.finalize(sums)
         return [{k: as_float(v[i]) for k, v in finals.items()} for i in range(n_cells)]
 
@@ -145,8 +143,9 @@ class SumScorer(Scorer):
         keys = [key for key in keys if key in own]
         if not keys:
             return {}
+        memo = self.__dict__.setdefault("_interval_memo", {})  # shared by the slices
         return linearised_intervals(
-            self.stats, codes, n_cells, self.finalize, keys=keys, bounds=self.BOUNDS
+            self.stats, codes, n_cells, self.finalize, keys=keys, bounds=self.BOUNDS, memo=memo
         )
 
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:

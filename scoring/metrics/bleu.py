@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
+from scoring.intervals import cell_sums
 from scoring.metrics.base import SumScorer, as_float, make_info
 
 VERSION = "1.0.0"
@@ -219,9 +220,7 @@ class _CorpusScorer(SumScorer):
         return {self.KEY: self.exact(self.stats.sum(axis=0))}
 
     def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
-        sums = np.stack(
-            [np.bincount(codes, weights=col, minlength=n_cells) for col in self.stats.T], axis=-1
-        )
+        sums = cell_sums(self.stats, codes, n_cells)
         counts = np.bincount(codes, minlength=n_cells)
         return [{self.KEY: self.exact(sums[i]) if counts[i] else None} for i in range(n_cells)]
 

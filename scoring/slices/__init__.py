@@ -8,6 +8,7 @@ from scoring.slices.cells import (
     _bin_cells,
     answerable_cells,
     bin_names,
+    distinct_texts,
     entity_cells,
     label_cells,
     measured,
@@ -28,7 +29,8 @@ from scoring.slices.publication import (
 
 __all__ = [
     "ANSWERABLE", "MISSING", "QUESTION_WORDS", "Publication", "_atoms", "_bin_cells",
-    "_greedy_basis", "_row_span", "answerable_cells", "bin_names", "entity_cells",
-    "hidden_publication", "label_cells", "measured", "publishable", "question_overlap",
-    "question_word_cells", "slice_cells", "suppress_hidden_cells", "word_counts",
+    "_greedy_basis", "_row_span", "answerable_cells", "bin_names", "distinct_texts",
+    "entity_cells", "hidden_publication", "label_cells", "measured", "publishable",
+    "question_overlap", "question_word_cells", "slice_cells", "suppress_hidden_cells",
+    "word_counts",
 ]  # fmt: skip

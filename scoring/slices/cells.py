@@ -150,18 +150,27 @@ def _word_types(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flat.filter(keep), rows[np.asarray(keep, dtype=bool)]
 
 
-def question_overlap(question: pa.Array, context: pa.Array) -> np.ndarray:
+def distinct_texts(column: pa.Array) -> pa.DictionaryArray:
+    """The column's texts (a missing one as "") dictionary-encoded: work per distinct text is
+    done once (QA data asks several questions of one paragraph)."""
+    return pc.dictionary_encode(pc.fill_null(_texts(_decoded(column)), ""))
+
+
+def question_overlap(
+    question: pa.Array, context: pa.Array, *, contexts: pa.DictionaryArray | None = None
+) -> np.ndarray:
     """Per row, the fraction of the question's word types (lowercased, punctuation removed)
     that are words of the context; NaN for a question without words. O(words): each distinct
-    context is split once (QA data asks several questions of one paragraph), words are
-    interned against the questions' vocabulary, and (context, word) keys matched by isin."""
+    context is split once (`contexts`: `distinct_texts(context)`, if the caller has it),
+    words are interned against the questions' vocabulary, and (context, word) keys matched
+    in a table."""
     n = len(question)
     q_words, q_rows = _word_types(question)
     if not len(q_words):
         return np.full(n, math.nan)
     encoded = pc.dictionary_encode(q_words)
     width = len(encoded.dictionary)
-    contexts = pc.dictionary_encode(pc.fill_null(_texts(_decoded(context)), ""))
+    contexts = distinct_texts(context) if contexts is None else contexts
     context_of_row = np.asarray(contexts.indices, dtype=np.int64)
     # (row, word type) pairs of the questions, then looked up as (row's context, word type).
     pairs = _distinct(q_rows * width + np.asarray(encoded.indices, dtype=np.int64), n * width)

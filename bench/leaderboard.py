@@ -23,8 +23,8 @@ cell_values; no per-example Parquet file). Then ANALYZE, as autovacuum would.
 Per size (ascending, in the same database): the board's parts in process (the SQL alone, the
 whole `leaderboard_build`, the naive board, the API and page views through Django's test client
 with their query counts, the table template for 50 rows and for every row), the board the
-proposed design would read (a table `bench_lb_entry` created in the throwaway database only:
-backfill, a page of 50 with ranks, one participant's upkeep), the time to store one evaluation
+default board reads (`submissions/board_entries.py`: the split's entries rebuilt after the bulk
+insert, a page of 50 with ranks, one submission's upkeep), the time to store one evaluation
 (`services.submission_create` then `pipeline.submission_record`, the scoring job's write step,
 the board work the job does after it (`significance_refresh_for`, which builds each scored
 split's board), and a whole `pipeline.submission_score`), then locust against gunicorn (`-w`
@@ -435,9 +435,16 @@ def in_process(task, split, urls: dict, repeat: int) -> dict:
         ),
     }
     queries = {}
+    from django.core.cache import cache
+
+    def cold(url: str):
+        cache.clear()  # what the first read after a change of the board costs
+        client.get(url)
+
     for name, url in urls.items():
         assert client.get(url).status_code == 200
         parts[f"{name} view, test client"] = timed(lambda url=url: client.get(url), repeat)
+        parts[f"{name} view, shared cache emptied first"] = timed(lambda url=url: cold(url), repeat)
         with CaptureQueriesContext(connection) as captured:
             client.get(url)
         queries[name] = (
@@ -453,7 +460,7 @@ def in_process(task, split, urls: dict, repeat: int) -> dict:
         render_to_string(TABLE_TEMPLATE, {"board": shown, "user": AnonymousUser()})
 
     parts["table template, first 50 rows"] = timed(lambda: render(head), repeat)
-    parts["table template, every row (the page today)"] = timed(
+    parts["table template, every row (no pages)"] = timed(
         lambda: render(board), max(3, repeat // 3)
     )
     naive = naive_board(split, task.primary_metric)
@@ -499,195 +506,51 @@ def table_sizes() -> str:
     )
 
 
-# The proposed design, probed in SQL ------------------------------------------------------
-# Not the application's: a table created here, in the throwaway database only, to measure what
-# a board read and its upkeep would cost with one row per (split, metric, participant).
-
-ENTRY_DDL = """
-CREATE TABLE IF NOT EXISTS bench_lb_entry (
-    split_id integer NOT NULL,
-    metric varchar(100) NOT NULL,
-    cell varchar(17) NOT NULL DEFAULT '',
-    group_key bigint NOT NULL,
-    submission_id integer NOT NULL,
-    evaluation_id integer NOT NULL,
-    created_at timestamptz NOT NULL,
-    value double precision,
-    sort_value double precision,
-    PRIMARY KEY (split_id, metric, cell, group_key)
-);
-CREATE INDEX IF NOT EXISTS bench_lb_entry_board ON bench_lb_entry
-    (split_id, metric, cell, sort_value ASC NULLS LAST, created_at, submission_id);
-"""
-
-# Each participant's best evaluation (each baseline its own group) on one metric, upserted;
-# `{only}` narrows it to one participant: the upkeep when one of their evaluations is stored.
-ENTRY_REFRESH = """
-INSERT INTO bench_lb_entry AS le (split_id, metric, cell, group_key, submission_id,
-    evaluation_id, created_at, value, sort_value)
-SELECT DISTINCT ON (group_key) %(split)s, %(metric)s, '', group_key, sid, eid, created_at, v,
-    %(sign)s * v
-FROM (
-    SELECT CASE WHEN s.is_baseline THEN -s.id ELSE s.participant_id END AS group_key,
-        s.id AS sid, e.id AS eid, s.created_at, (e.metrics #>> %(path)s)::float8 AS v
-    FROM submissions_evaluation e JOIN submissions_submission s ON s.id = e.submission_id
-    WHERE e.split_id = %(split)s AND s.status = 'scored' AND NOT s.is_hidden
-        AND NOT s.is_disqualified AND NOT s.is_private {only}
-) best
-ORDER BY group_key, %(sign)s * v ASC NULLS LAST, created_at, sid
-ON CONFLICT (split_id, metric, cell, group_key) DO UPDATE SET
-    submission_id = EXCLUDED.submission_id, evaluation_id = EXCLUDED.evaluation_id,
-    created_at = EXCLUDED.created_at, value = EXCLUDED.value, sort_value = EXCLUDED.sort_value
-WHERE (le.submission_id, le.value) IS DISTINCT FROM (EXCLUDED.submission_id, EXCLUDED.value)
-"""
-
-# One page of the board with what the API shows of each row: the page's entries from the index
-# alone, then only those 50 joined by primary key (joined before the OFFSET, the last page of
-# 2,000 would join every row it skips).
-ENTRY_PAGE = """
-SELECT le.submission_id, le.value, le.sort_value, le.created_at, s.name, s.original_filename,
-    s.model_repo_id, s.kind, s.is_baseline, u.username, ev.metrics, ev.efficiency
-FROM (
-    SELECT submission_id, evaluation_id, value, sort_value, created_at FROM bench_lb_entry
-    WHERE split_id = %s AND metric = %s AND cell = ''
-    ORDER BY sort_value ASC NULLS LAST, created_at, submission_id
-    LIMIT 51 OFFSET %s
-) le
-    JOIN submissions_submission s ON s.id = le.submission_id
-    JOIN auth_user u ON u.id = s.participant_id
-    JOIN submissions_evaluation ev ON ev.id = le.evaluation_id
-ORDER BY le.sort_value ASC NULLS LAST, le.created_at, le.submission_id
-"""
-ENTRY_BETTER = """
-SELECT count(*) FROM bench_lb_entry
-WHERE split_id = %s AND metric = %s AND cell = '' AND sort_value < %s
-"""
-
-# The current query's shape with narrow rows (ids and the value only): what the window
-# function costs without carrying every JSON column through its sorts.
-NARROW_WINDOW = """
-SELECT eid, v FROM (
-    SELECT e.id AS eid, s.id AS sid, s.created_at, (e.metrics #>> %(path)s)::float8 AS v,
-        row_number() OVER (
-            PARTITION BY CASE WHEN s.is_baseline THEN -s.id ELSE s.participant_id END
-            ORDER BY %(sign)s * (e.metrics #>> %(path)s)::float8 ASC NULLS LAST, s.created_at, s.id
-        ) AS position
-    FROM submissions_evaluation e JOIN submissions_submission s ON s.id = e.submission_id
-    WHERE e.split_id = %(split)s AND s.status = 'scored' AND NOT s.is_hidden
-        AND NOT s.is_disqualified AND NOT s.is_private
-) q
-WHERE position = 1
-ORDER BY %(sign)s * v ASC NULLS LAST, created_at, sid
-"""
+# Board entries (submissions/board_entries.py) -------------------------------------------
 
 
-def entry_page(split_id: int, metric: str, offset: int) -> list[dict]:
-    """A page of the proposed board as the API would answer it: rows, competition ranks (one
-    count for the first row's, the rest from the page itself), values decoded."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute(ENTRY_PAGE, [split_id, metric, offset])
-        rows = cur.fetchall()[:50]
-        rank, previous = None, object()
-        if rows and rows[0][2] is not None:
-            cur.execute(ENTRY_BETTER, [split_id, metric, rows[0][2]])
-            rank = cur.fetchone()[0] + 1
-            previous = rows[0][2]
-    page = []
-    for index, row in enumerate(rows):
-        (submission, value, sort_value, created, name, filename, repo, kind, baseline, username,
-         metrics, efficiency) = row  # fmt: skip
-        if sort_value is None:
-            rank = None
-        elif sort_value != previous:
-            rank = offset + index + 1
-        previous = sort_value
-        page.append(
-            {
-                "rank": rank,
-                "submission": submission,
-                "participant": username,
-                "name": name or filename or repo or f"#{submission}",
-                "kind": kind,
-                "is_baseline": baseline,
-                "created_at": created.isoformat(),
-                "metrics": json.loads(metrics) if isinstance(metrics, str) else metrics,
-                "efficiency": json.loads(efficiency) if isinstance(efficiency, str) else efficiency,
-                "value": value,
-            }
-        )
-    json.dumps(page)
-    return page
-
-
-def design_probe(task, split, repeat: int) -> dict:
-    """The proposed board table in this database: backfill, a page read (first and last page,
-    with ranks, serialised), one participant's upkeep; and the current query with narrow rows."""
+def entries_probe(task, split, repeat: int) -> dict:
+    """The board entries at this size: a rebuild of the split's entries (the bulk-inserted
+    rows have none: the bench writes them around the platform), a page of 50 with its ranks
+    (first and last page), one submission's upkeep; and whether the first page is the board
+    `leaderboard_build` builds from the evaluations."""
     from django.db import connection, transaction
 
-    from scoring.tasktypes import lower_is_better
-    from submissions.leaderboards import leaderboard_build, metric_columns
-    from submissions.models import Submission
+    from submissions.board_entries import entries_rebuild, entries_refresh, leaderboard_page
+    from submissions.leaderboards import leaderboard_build
+    from submissions.models import BoardEntry, Submission
 
-    columns = metric_columns(task)
-
-    def params(metric: str) -> dict:
-        sign = 1 if lower_is_better(metric) else -1
-        return {"split": split.pk, "metric": metric, "sign": sign, "path": [metric, "value"]}
-
+    started = time.perf_counter()
+    entries_rebuild([split.pk])
+    backfill = time.perf_counter() - started
     with connection.cursor() as cur:
-        cur.execute(ENTRY_DDL)
-        cur.execute("TRUNCATE bench_lb_entry")
-        started = time.perf_counter()
-        for metric in columns:
-            cur.execute(ENTRY_REFRESH.format(only=""), params(metric))
-        backfill = time.perf_counter() - started
-        cur.execute("ANALYZE bench_lb_entry")
-        cur.execute("SELECT count(*) FROM bench_lb_entry WHERE split_id = %s", [split.pk])
-        entries = cur.fetchone()[0]
-    primary = task.primary_metric
+        cur.execute("ANALYZE submissions_boardentry")
+    entries = BoardEntry.objects.filter(split=split).count()
+
+    def page(start: int):
+        return leaderboard_page(task=task, split=split, start=start, size=50)
+
     board = leaderboard_build(task=task, split=split)
-    mine = entry_page(split.pk, primary, 0)
-    same = [(r["rank"], r["submission"]) for r in mine] == [
-        (r.rank, r.evaluation.submission_id) for r in board.rows[:50]
+    same = [(r.rank, r.evaluation.pk) for r in page(0).rows] == [
+        (r.rank, r.evaluation.pk) for r in board.rows[:50]
     ]
-    groups = len(board.rows)
-    last = max(0, (groups - 1) // 50 * 50)
-    participant = (
-        Submission.objects.on_leaderboards()
-        .filter(is_baseline=False)
-        .values_list("participant_id", flat=True)
-        .order_by("-participant_id")
-        .first()
+    last = max(0, (len(board.rows) - 1) // 50 * 50)
+    submission = (
+        Submission.objects.on_leaderboards().filter(is_baseline=False).order_by("-pk").first()
     )
 
     def upkeep():
-        with transaction.atomic(), connection.cursor() as cur:
-            for metric in columns:
-                only = "AND s.participant_id = %(participant)s"
-                cur.execute(
-                    ENTRY_REFRESH.format(only=only), {**params(metric), "participant": participant}
-                )
-
-    def narrow():
-        with connection.cursor() as cur:
-            cur.execute(NARROW_WINDOW, params(primary))
-            cur.fetchall()
+        with transaction.atomic():
+            entries_refresh([submission.pk])
 
     return {
         "entries": entries,
         "backfill": backfill,
         "same": same,
         "parts": {
-            "proposed: page 1 of 50 (+ rank count, serialised)": timed(
-                lambda: entry_page(split.pk, primary, 0), repeat * 5
-            ),
-            f"proposed: last page (offset {last:,})": timed(
-                lambda: entry_page(split.pk, primary, last), repeat * 5
-            ),
-            "proposed: upkeep of one participant's entries": timed(upkeep, repeat * 5),
-            "current query shape, narrow rows (SQL only)": timed(narrow, repeat),
+            "leaderboard_page: page 1 of 50 (+ count, rank)": timed(lambda: page(0), repeat * 5),
+            f"leaderboard_page: last page (start {last:,})": timed(lambda: page(last), repeat * 5),
+            "entries_refresh of one submission's groups": timed(upkeep, repeat * 5),
         },
     }
 
@@ -864,11 +727,10 @@ def main() -> None:
 
             result = in_process(task, board_split, {"API": api, "page": page}, args.repeat)
             report_parts(size, result, args.repeat)
-            design = design_probe(task, board_split, args.repeat)
+            design = entries_probe(task, board_split, args.repeat)
             print(
-                f"  proposed board table (bench_lb_entry, this database only): "
-                f"{design['entries']:,} entries for {len(metric_columns(task))} metrics, backfill "
-                f"{design['backfill'] * 1000:.0f} ms; first page as the current board: "
+                f"  board entries: {design['entries']:,} for {len(metric_columns(task))} metrics, "
+                f"rebuilt in {design['backfill'] * 1000:.0f} ms; first page as the built board: "
                 f"{'yes' if design['same'] else 'NO'}; median / p95:"
             )
             for label, values in design["parts"].items():
@@ -877,11 +739,6 @@ def main() -> None:
             if args.explain:
                 print(f"\n  EXPLAIN (ANALYZE, BUFFERS) of the board query at {size:,}:")
                 print("    " + explain(result["sql"]).replace("\n", "\n    "))
-                print(f"\n  EXPLAIN (ANALYZE, BUFFERS) of the proposed page read at {size:,}:")
-                page_sql = ENTRY_PAGE.replace("%s", "{}").format(
-                    board_split.pk, f"'{task.primary_metric}'", 0
-                )
-                print("    " + explain(page_sql).replace("\n", "\n    "))
                 print()
 
             stores = [
@@ -924,7 +781,7 @@ def main() -> None:
             print(
                 f"  gunicorn -w {args.workers}, locust in its own process, up to "
                 f"{args.max_requests} responses or {args.seconds:.0f} s per row "
-                f"(page: the whole board; API: its first page of 50):"
+                f"(page: its first 100 rows; API: its first page of 50):"
             )
             report_load(load_rows)
             results[size] = {"parts": result, "load": load_rows, "record": record}

@@ -22,6 +22,7 @@ from benchmarks.access import get_benchmark_for
 from benchmarks.api import FormatIsAFileFormat
 from submissions import analysis, exports, history, services
 from submissions.access import get_own_submission_for, get_result_for
+from submissions.board_entries import board_cached
 from submissions.selectors import (
     CELL_FIELDS,
     SelectionError,
@@ -197,14 +198,10 @@ def leaderboard(request, slug: str):
         return Response({"errors": [exc.message]}, status=exc.status_code)
     page = page_number(request)
     start = (page - 1) * LEADERBOARD_PAGE_SIZE
-    rows = view.board.rows[start : start + LEADERBOARD_PAGE_SIZE]
-    next_url = None
-    if len(view.board.rows) > start + LEADERBOARD_PAGE_SIZE:
-        query = params.copy()
-        query["page"] = str(page + 1)
-        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return Response(
-        {
+
+    def answer() -> dict:
+        board = view.page(start, LEADERBOARD_PAGE_SIZE)
+        return {
             "benchmark": benchmark.slug,
             "task": view.task.slug,
             "split": view.split.name,
@@ -215,10 +212,18 @@ def leaderboard(request, slug: str):
             "baselines": view.baselines,
             "slices": [{"slice": name, "cell": cell} for name, cell in view.cells],
             "columns": view.columns,
-            "rows": LeaderboardRowSerializer(rows, many=True).data,
-            "next": next_url,
+            "rows": [dict(row) for row in LeaderboardRowSerializer(board.rows, many=True).data],
+            "more": board.total > start + LEADERBOARD_PAGE_SIZE,
         }
-    )
+
+    # The same for every viewer allowed to see it: kept until the split's boards change.
+    data = dict(board_cached(view.split.pk, f"api:{view.query(page=page)}", answer))
+    next_url = None
+    if data.pop("more"):
+        query = params.copy()
+        query["page"] = str(page + 1)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return Response({**data, "next": next_url})
 
 
 @api_view(["GET"])

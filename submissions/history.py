@@ -35,6 +35,7 @@ from benchmarks.models import Benchmark, Split, Task
 from benchmarks.templatetags.platform_tags import format_number
 from scoring.tasktypes import key_scales, lower_is_better, metric_display_name, metric_scale
 from submissions import charts
+from submissions.board_entries import board_cached
 from submissions.leaderboards import metric_value
 from submissions.models import Evaluation, Submission
 from submissions.selectors import BoardView, SelectionError, leaderboard_for
@@ -227,8 +228,14 @@ def history_page(view: BoardView) -> dict:
     # A board sorted on something other than a metric (a model run's speed) shows the history
     # of its primary metric.
     sort = view.sort if view.sort in view.columns else view.task.primary_metric
-    history = history_build(task=view.task, split=view.split, sort=sort)
-    scale = key_scales(view.task.metrics).get(sort, metric_scale(sort))
+    return board_cached(
+        view.split.pk, f"history-page:{sort}", lambda: _history_page(view.task, view.split, sort)
+    )
+
+
+def _history_page(task: Task, split: Split, sort: str) -> dict:
+    history = history_build(task=task, split=split, sort=sort)
+    scale = key_scales(task.metrics).get(sort, metric_scale(sort))
 
     def text(value: float) -> str:
         return format_number(value, sort, {"scale": scale})

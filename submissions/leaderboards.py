@@ -49,6 +49,10 @@ class Leaderboard:
     rows: list[Row] = field(default_factory=list)
     tested: bool = False  # whether any significance test of its rows is stored
     tied_group: int = 0  # rows at the top statistically tied with #1 (itself included)
+    # A page of the board (`board_entries.leaderboard_page`): `rows` start at row `start + 1`
+    # of `total`; the whole board: 0 and None.
+    start: int = 0
+    total: int | None = None
 
     @cached_property
     def has_efficiency(self) -> bool:

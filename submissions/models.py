@@ -271,3 +271,38 @@ class PairedTest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_id} vs {self.second_id}"
+
+
+class BoardEntry(models.Model):
+    """One row of a default board (each participant's best, every kind, ranked on a metric of
+    the whole split), kept by `submissions/board_entries.py` whenever what a board shows
+    changes: a submission scored, rescored, made private, flagged or deleted. `group` is the
+    participant, or −submission for a baseline (each baseline is a row of its own).
+    `sort_value` is the value negated where higher is better, and `missing` says there is no
+    value, so that one ascending index range, missing values last, reads any board best
+    first."""
+
+    split = models.ForeignKey("benchmarks.Split", on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=100)
+    group = models.BigIntegerField()
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+")
+    is_baseline = models.BooleanField(default=False)
+    created_at = models.DateTimeField()  # the submission's: the tie-break after the value
+    value = models.FloatField(null=True)
+    missing = models.BooleanField(default=False)
+    sort_value = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["split", "metric", "group"], name="board_entry_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["split", "metric", "missing", "sort_value", "created_at", "submission"],
+                name="board_entry_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.submission_id} on {self.split_id}"

@@ -29,6 +29,7 @@ from scoring.predictions import (
     PredictionFileError,
 )
 from submissions import charts, selectors
+from submissions.board_entries import entries_refresh
 from submissions.models import Evaluation, Submission
 from submissions.significance import significance_refresh_for
 from submissions.uploads import (
@@ -240,6 +241,7 @@ def submission_record(
             # A running row has no evaluations: they are only ever stored together with the
             # change to scored (rescoring replaces those of scored rows).
             Evaluation.objects.bulk_create(evaluations)
+            entries_refresh([submission_id])
     return bool(finished)
 
 
@@ -512,5 +514,6 @@ def submission_rescore(*, submission: Submission, save: bool = True) -> list[dic
         with transaction.atomic():
             Evaluation.objects.filter(submission=submission).delete()
             Evaluation.objects.bulk_create(new_evaluations)
+            entries_refresh([submission.pk])
             transaction.on_commit(lambda: examples_discard(replaced))
     return changes

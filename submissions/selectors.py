@@ -30,6 +30,7 @@ from benchmarks.models import Benchmark, Split, Task
 from scoring.autoslices import automatic_columns, automatic_specs
 from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
+from submissions.board_entries import leaderboard_page
 from submissions.leaderboards import (
     EFFICIENCY_SORTS,
     KINDS,
@@ -365,6 +366,26 @@ class BoardView:
         board_significance(board)
         return board
 
+    def page(self, start: int, size: int) -> Leaderboard | None:
+        """Rows `start` … `start + size` of the board (`board_entries.leaderboard_page`), the
+        significance marks on the first page; None when there is no board to show."""
+        if self.split is None or self.withheld:
+            return None
+        board = leaderboard_page(
+            task=self.task,
+            split=self.split,
+            start=start,
+            size=size,
+            sort=self.sort,
+            cell=self.cell,
+            show=self.show,
+            kind=self.kind,
+            baselines=self.baselines,
+        )
+        if start == 0:
+            board_significance(board)  # the tested rows are the top ones
+        return board
+
     def query(self, **changes) -> str:
         """This view's query string (what differs from the defaults), with `changes`: the
         links that sort, toggle or page it keep the rest."""
@@ -402,13 +423,13 @@ class BoardView:
         return rankable_cells(self.split, self.task)
 
     def context(self) -> dict:
-        """Everything a page needs, as template variables."""
+        """Everything a page needs, as template variables, but the board: the page's own rows
+        of it (`page`)."""
         return {
             **{f.name: getattr(self, f.name) for f in fields(self)},
             "links": self.links(),
             "is_maintainer": self.is_maintainer,
             "withheld": self.withheld,
-            "board": self.board,
             "cells": self.cells,
             "min_slice_size": settings.MIN_SLICE_SIZE,
         }

@@ -19,6 +19,7 @@ from django.utils import timezone
 from benchmarks.models import Benchmark, Task
 from scoring import sandbox
 from submissions import model_runs, model_sources, pipeline, uploads
+from submissions.board_entries import entries_refresh
 from submissions.models import Submission
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,9 @@ def submission_create_model(
 def submission_set_private(*, submission: Submission, private: bool) -> Submission:
     """The owner's choice: a private submission is left off public boards, and its results are
     seen by its owner and the benchmark's maintainers only."""
-    Submission.objects.filter(pk=submission.pk).update(is_private=private)
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(is_private=private)
+        entries_refresh([submission.pk])
     submission.is_private = private
     return submission
 

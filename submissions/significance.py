@@ -25,7 +25,8 @@ from django.conf import settings
 
 from benchmarks.models import Split, Task
 from scoring.tasktypes import TOKEN_CLASSIFICATION
-from submissions.leaderboards import Leaderboard, leaderboard_build
+from submissions.board_entries import leaderboard_page
+from submissions.leaderboards import Leaderboard
 from submissions.models import Evaluation, PairedTest
 from submissions.uploads import split_table
 
@@ -144,7 +145,7 @@ def _analysis():
 def significance_refresh(task: Task, split: Split, *, limit: int | None = PER_REFRESH) -> int:
     """Compute up to `limit` (None: all) missing tests of the split's board; returns how many
     were stored. The chain of ties with the top row is followed as tests come in."""
-    board = leaderboard_build(task=task, split=split, limit=TESTED_ROWS)
+    board = leaderboard_page(task=task, split=split, start=0, size=TESTED_ROWS)
     ranked = [row for row in _ranked(board) if row.evaluation.examples]
     if len(ranked) < 2:
         return 0

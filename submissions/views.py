@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,6 +21,7 @@ from submissions.access import (
     get_result_for,
     is_on_boards,
 )
+from submissions.board_entries import board_cached
 from submissions.forms import ModelSubmissionForm, SubmissionForm
 from submissions.models import Evaluation, Submission
 from submissions.selectors import (
@@ -183,32 +187,65 @@ def leaderboard(request, slug):
             "error": exc.message,
             "export_query": view.query(),
         }
+        context |= _board_table(request, view, context["links"])
         return render(request, "submissions/leaderboard.html", context, status=400)
     context = {
         **view.context(),
         **history.history_page(view),
-        **_board_page(view, request.GET.get("page")),
         "export_query": view.query(),
     }
+    context |= _board_table(request, view, context["links"])
     return render(request, "submissions/leaderboard.html", context)
+
+
+def _board_table(request, view, links: dict) -> dict:
+    """The board's table on this page, rendered, kept until the split's boards change (per
+    viewer: their own rows are marked)."""
+    page = request.GET.get("page")
+    if view.split is None or view.withheld:
+        return {"board": None}
+
+    def render_table() -> dict:
+        found = _board_page(view, page)
+        html = render_to_string(
+            "submissions/leaderboard_table.html", {**found, "links": links, "user": request.user}
+        )
+        return {"board_table": html, "board_rows": len(found["board"].rows)}
+
+    key = f"page:{request.user.pk or 0}:{view.query(page=page)}"
+    return board_cached(view.split.pk, key, render_table)
 
 
 BOARD_PAGE_ROWS = 100
 
 
 def _board_page(view, page: str | None) -> dict:
-    """The board's rows on this page (BOARD_PAGE_ROWS a page; a page past the end shows the
-    last), and links to the others that keep the view."""
-    if view.board is None:
-        return {}
-    paged = Paginator(view.board.rows, BOARD_PAGE_ROWS).get_page(page)
+    """The board's rows on this page (BOARD_PAGE_ROWS a page, read a page at a time; a page
+    past the end shows the last, one that is no number the first), and links to the others
+    that keep the view."""
+    try:
+        number = max(int(page or 1), 1)
+    except ValueError:
+        number = 1
+    board = view.page((number - 1) * BOARD_PAGE_ROWS, BOARD_PAGE_ROWS)
+    if board is None:
+        return {"board": None}
+    pages = max(1, math.ceil(board.total / BOARD_PAGE_ROWS))
+    if number > pages:
+        number = pages
+        board = view.page((number - 1) * BOARD_PAGE_ROWS, BOARD_PAGE_ROWS)
     links = {
-        "previous": "?" + view.query(page=paged.previous_page_number())
-        if paged.has_previous()
-        else None,
-        "next": "?" + view.query(page=paged.next_page_number()) if paged.has_next() else None,
+        "previous": "?" + view.query(page=number - 1) if number > 1 else None,
+        "next": "?" + view.query(page=number + 1) if number < pages else None,
     }
-    return {"rows": paged.object_list, "rows_page": paged, "rows_links": links}
+    rows_page = {
+        "number": number,
+        "num_pages": pages,
+        "count": board.total,
+        "start_index": board.start + 1 if board.rows else 0,
+        "end_index": board.start + len(board.rows),
+    }
+    return {"board": board, "rows": board.rows, "rows_page": rows_page, "rows_links": links}
 
 
 @require_GET

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, content_negotiation_class
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
@@ -18,12 +20,14 @@ from benchmarks.serializers import (
 )
 
 
+@extend_schema(operation_id="benchmark_list", responses=BenchmarkListSerializer(many=True))
 @api_view(["GET"])
 def benchmark_list(request):
     benchmarks = Benchmark.objects.visible_to(request.user).prefetch_related("tasks")
     return Response(BenchmarkListSerializer(benchmarks, many=True).data)
 
 
+@extend_schema(operation_id="benchmark_detail", responses=BenchmarkDetailSerializer)
 @api_view(["GET"])
 def benchmark_detail(request, slug: str):
     benchmark = get_benchmark_for(request.user, slug)
@@ -41,6 +45,23 @@ class FormatIsAFileFormat(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+@extend_schema(
+    operation_id="split_inputs",
+    parameters=[
+        OpenApiParameter(
+            "format",
+            str,
+            OpenApiParameter.QUERY,
+            enum=["csv", "jsonl", "parquet"],
+            description="File format (default csv).",
+        )
+    ],
+    responses={
+        (200, media_type): OpenApiTypes.BINARY
+        for media_type in ("text/csv", "application/x-ndjson", "application/vnd.apache.parquet")
+    },
+    description="A split's ids and inputs, and the labels of train and public splits.",
+)
 @api_view(["GET"])
 @content_negotiation_class(FormatIsAFileFormat)
 def split_inputs(request, slug: str, task: str, split: str):

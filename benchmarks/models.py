@@ -92,6 +92,15 @@ class Benchmark(models.Model):
     aggregate_weights = models.JSONField(
         default=dict, blank=True, help_text="Optional weights per task/metric for aggregate scores."
     )
+    # Set by the services only (benchmarks.services.publishing), like a status.
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        editable=False,
+        help_text="When the benchmark was published. Empty: a draft, private and closed to "
+        "submissions until an author publishes it (the action 'Publish' in the list).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,7 +116,14 @@ class Benchmark(models.Model):
     def kinds(self) -> list[str]:
         return list(self.accepted_kinds) or ["predictions"]
 
+    @property
+    def is_draft(self) -> bool:
+        """Created in the admin and not yet published: private and closed (docs/authors.md)."""
+        return self.published_at is None
+
     def is_open(self, now=None) -> bool:
+        if self.is_draft:
+            return False
         now = now or timezone.now()
         if self.opens_at and now < self.opens_at:
             return False

@@ -4,7 +4,6 @@ from benchmarks import views
 
 urlpatterns = [
     path("", views.benchmark_list, name="benchmark_list"),
-    path("accounts/signup/", views.signup, name="signup"),
     path("b/<slug:slug>/", views.benchmark_detail, name="benchmark_detail"),
     path(
         "b/<slug:slug>/tasks/<slug:task>/splits/<slug:split>/inputs.<str:fmt>",

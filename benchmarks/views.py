@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse, HttpResponseNotFound
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from benchmarks.access import can_maintain, get_benchmark_for
 from benchmarks.models import Benchmark, Split
@@ -57,19 +53,3 @@ def split_inputs(request, slug, task, split, fmt):
     response = HttpResponse(download.content, content_type=download.content_type)
     response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     return response
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
-        next_url = ""
-    if request.user.is_authenticated:
-        return redirect(next_url or "benchmark_list")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-        return redirect(next_url or "benchmark_list")
-    return render(request, "registration/signup.html", {"form": form, "next": next_url})

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import traceback
 
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousMultipartForm,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.urls import Resolver404, resolve
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import ValidationError
@@ -30,6 +38,24 @@ def flatten_errors(detail, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body (not counting uploaded files) over this limit.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
+        return Response(
+            {
+                "errors": [
+                    f"The request is over the {limit:g} MB this API reads outside uploaded "
+                    "files: send files as multipart uploads."
+                ]
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent, SuspiciousMultipartForm)):
+        # Django's refusals of a form it was asked to parse (its limits, a broken multipart).
+        return Response(
+            {"errors": [f"The request's form was refused: {exc}"]},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         # An unexpected error: log where it happened for operators (not its message, which
@@ -49,6 +75,7 @@ def exception_handler(exc, context):
     return response
 
 
+@extend_schema(exclude=True)
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 @permission_classes([AllowAny])
 def route_not_found(request, *args, **kwargs):

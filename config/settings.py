@@ -59,6 +59,13 @@ INSTALLED_APPS = [
     "axes",
     "benchmarks",
     "submissions",
+    "accounts",
+    # The API's OpenAPI schema and its docs page, with Swagger UI served from our own static
+    # files (config/openapi.py, docs/api.md).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Structured editors for the JSON fields authors edit in the admin (docs/authors.md).
+    "django_jsonform",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +149,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "benchmark_list"
 LOGOUT_REDIRECT_URL = "benchmark_list"
+# Sign-up e-mail verification (docs/accounts.md): "none", or "mandatory" (a new account stays
+# inactive until its owner opens the signed link mailed to them).
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="none")
+if ACCOUNT_EMAIL_VERIFICATION not in ("none", "mandatory"):
+    raise ImproperlyConfigured(
+        f"ACCOUNT_EMAIL_VERIFICATION={ACCOUNT_EMAIL_VERIFICATION!r}: use none or mandatory."
+    )
+# E-mail (sign-up links, password resets): printed to the console unless EMAIL_URL names an
+# SMTP server, e.g. smtp+tls://user:password@smtp.example.org:587 (django-environ's email_url).
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a request waits for the server
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Benchmark platform <noreply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -195,6 +217,9 @@ MAX_BUNDLE_DECODED_MB = env.int("MAX_BUNDLE_DECODED_MB", default=500)
 MAX_SPLIT_ROWS = env.int("MAX_SPLIT_ROWS", default=1_000_000)
 MAX_SPLIT_COLUMNS = env.int("MAX_SPLIT_COLUMNS", default=50)
 MAX_BUNDLE_FILES = env.int("MAX_BUNDLE_FILES", default=10_000)
+# Called with benchmark= once a benchmark is published, or its data replaced while published:
+# the automatic baselines (docs/authors.md). Named here so that benchmarks imports no app above.
+BENCHMARK_PUBLISHED_HOOKS = ["submissions.baselines.benchmark_baselines_create"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -204,17 +229,46 @@ BOOTSTRAP_RESAMPLES = env.int("BOOTSTRAP_RESAMPLES", default=1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Named tokens (docs/accounts.md) first; then the older single authtoken keys.
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": [
         "config.throttling.AnonThrottle",
         "config.throttling.UserThrottle",
         "config.throttling.PostThrottle",
+    ],
+}
+
+# The OpenAPI schema of the REST API at /api/schema/ and its Swagger UI at /api/docs/ (docs/api.md),
+# drf-spectacular; the UI's files come from drf-spectacular-sidecar, served as our own static
+# files (no CDN). config/openapi.py adds the `{"errors": [...]}` answers to every operation.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Benchmark platform API",
+    "DESCRIPTION": (
+        "Benchmarks, submissions and leaderboards. Authenticate with `Authorization: Token "
+        "<key>` (`manage.py create_api_token USERNAME`). Every 4xx and 5xx answer is "
+        '`{"errors": ["message", ...]}`; see docs/api.md and docs/formats.md.'
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Two `kind` choices: a submission's kind, and the `kind=model` of a model archive upload.
+    "ENUM_NAME_OVERRIDES": {"SubmissionKindEnum": "submissions.models.Submission.Kind"},
+    "PATH_CONVERTER_OVERRIDES": {"slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
     ],
 }
 

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from benchmarks.admin import BenchmarkAdmin, MaintainedOnlyMixin
-from benchmarks.models import Benchmark
-from submissions import baselines
+from benchmarks.admin import MaintainedOnlyMixin
 from submissions.models import Evaluation, Submission
 
 FLAGS = ["is_baseline", "is_hidden", "is_disqualified"]
@@ -126,14 +124,3 @@ class EvaluationAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class BenchmarkWithBaselinesAdmin(BenchmarkAdmin):
-    """A bundle imported in the admin gets its automatic baselines, as from the command line."""
-
-    def bundle_import(self, **kwargs) -> Benchmark:
-        return baselines.benchmark_import_with_baselines(**kwargs)
-
-
-admin.site.unregister(Benchmark)
-admin.site.register(Benchmark, BenchmarkWithBaselinesAdmin)

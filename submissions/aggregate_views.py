@@ -8,12 +8,13 @@ from django.http import QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
-from submissions import aggregate
+from submissions import aggregate, api_schema
 from submissions.selectors import SelectionError
 
 
@@ -30,6 +31,11 @@ def overall_board(request, slug):
     return render(request, "submissions/overall_board.html", context, status=status)
 
 
+@extend_schema(
+    operation_id="overall_board",
+    parameters=[api_schema.WEIGHTS],
+    responses=api_schema.OverallBoardSerializer,
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def overall_board_api(request, slug):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import (
     api_view,
@@ -20,7 +22,7 @@ from rest_framework.response import Response
 
 from benchmarks.access import get_benchmark_for
 from benchmarks.api import FormatIsAFileFormat
-from submissions import analysis, exports, history, services
+from submissions import analysis, api_schema, exports, history, services
 from submissions.access import get_own_submission_for, get_result_for
 from submissions.board_entries import board_cached
 from submissions.selectors import (
@@ -44,6 +46,17 @@ from submissions.serializers import (
 from submissions.sweeps import model_sweep_create
 
 
+@extend_schema(
+    operation_id="submission_create",
+    request={
+        "multipart/form-data": api_schema.SubmissionUploadSerializer,
+        "application/json": api_schema.HubModelSubmissionSerializer,
+    },
+    responses={201: SubmissionCreatedSerializer},
+    description="A prediction file (multipart `file`), or a model: JSON `model` or multipart "
+    "`model_archive`. 403 closed or not allowed, 429 over quota, 503 the Hub cannot be reached "
+    "or this platform has no sandbox.",
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 @parser_classes([MultiPartParser, FormParser, JSONParser])
@@ -86,6 +99,19 @@ def submission_create(request, slug: str):
 SUBMISSION_LIST_PARAMETERS = ("benchmark", "status", "page")
 
 
+def refuse_nul_characters(params) -> None:
+    """A 400 for a query value holding a NUL character, which PostgreSQL cannot compare (the
+    driver raises instead of finding nothing)."""
+    for name, value in params.items():
+        if "\x00" in value:
+            raise ValidationError(f"Parameter '{name[:40]}' holds a NUL character.")
+
+
+@extend_schema(
+    operation_id="submission_list",
+    parameters=api_schema.SUBMISSION_LIST_PARAMETERS,
+    responses=api_schema.SubmissionPageSerializer,
+)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def submission_list(request):
@@ -97,6 +123,7 @@ def submission_list(request):
         raise ValidationError(
             f"Unknown parameter '{unknown[0][:40]}': use {', '.join(SUBMISSION_LIST_PARAMETERS)}."
         )
+    refuse_nul_characters(params)
     try:
         submissions = own_submissions(
             request.user, benchmark=params.get("benchmark"), status=params.get("status")
@@ -117,6 +144,7 @@ def submission_list(request):
     return Response({"submissions": rows, "next": next_url})
 
 
+@extend_schema(operation_id="submission_detail", responses=SubmissionDetailSerializer)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def submission_detail(request, submission_id: int):
@@ -126,6 +154,11 @@ def submission_detail(request, submission_id: int):
     return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
 
 
+@extend_schema(
+    operation_id="submission_breakdown",
+    parameters=api_schema.BREAKDOWN_PARAMETERS,
+    responses=api_schema.BreakdownSerializer,
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def submission_breakdown(request, submission_id: int):
@@ -152,6 +185,11 @@ def submission_breakdown(request, submission_id: int):
     )
 
 
+@extend_schema(
+    operation_id="submission_privacy",
+    request=PrivacySerializer,
+    responses=SubmissionDetailSerializer,
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def submission_privacy(request, submission_id: int):
@@ -166,6 +204,12 @@ def submission_privacy(request, submission_id: int):
     return Response(SubmissionDetailSerializer(submission, context={"request": request}).data)
 
 
+@extend_schema(
+    operation_id="submission_cancel",
+    request=None,
+    responses=SubmissionDetailSerializer,
+    description="The owner cancels a queued or running submission.",
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 def submission_cancel(request, submission_id: int):
@@ -180,13 +224,25 @@ def submission_cancel(request, submission_id: int):
 LEADERBOARD_PAGE_SIZE = 50
 
 
+# Far past any list, and small enough for a database's OFFSET (a 64-bit integer).
+MAX_PAGE = 10**9
+
+
 def page_number(request) -> int:
     raw = request.query_params.get("page") or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValidationError(f"Invalid page '{raw}': use a positive whole number.")
+    # ASCII digits only: str.isdigit() also accepts digits such as '²' that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        raise ValidationError(f"Invalid page '{raw[:20]}': use a positive whole number.")
     return int(raw)
 
 
+@extend_schema(
+    operation_id="leaderboard",
+    parameters=[*api_schema.BOARD_PARAMETERS, api_schema.PAGE],
+    responses=api_schema.LeaderboardSerializer,
+    description="Ranked rows (competition ranks 1, 1, 3; rows without a value last, rank null), "
+    "50 a page.",
+)
 @api_view(["GET"])
 def leaderboard(request, slug: str):
     benchmark = get_benchmark_for(request.user, slug)
@@ -226,6 +282,11 @@ def leaderboard(request, slug: str):
     return Response({**data, "next": next_url})
 
 
+@extend_schema(
+    operation_id="leaderboard_history",
+    parameters=api_schema.HISTORY_PARAMETERS,
+    responses=api_schema.HistorySerializer,
+)
 @api_view(["GET"])
 def leaderboard_history(request, slug: str):
     """The best score of a board over time (`?task=&split=&sort=`, chosen and refused as the
@@ -244,6 +305,16 @@ def result_url(request, submission_id: int) -> str:
     return request.build_absolute_uri(reverse("submission_detail", args=[submission_id]))
 
 
+@extend_schema(
+    operation_id="leaderboard_export",
+    parameters=api_schema.EXPORT_PARAMETERS,
+    responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The rows as CSV."),
+        (200, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="The rows as JSON (docs/formats.md, 'Exports')."
+        ),
+    },
+)
 @api_view(["GET"])
 @content_negotiation_class(FormatIsAFileFormat)
 def leaderboard_export(request, slug: str):
@@ -264,6 +335,14 @@ def leaderboard_export(request, slug: str):
     return export.response()
 
 
+@extend_schema(
+    operation_id="submission_model_index",
+    responses={
+        (200, "text/yaml"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="A model card's `model-index` metadata, as YAML."
+        )
+    },
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 @content_negotiation_class(FormatIsAFileFormat)  # YAML whatever `Accept` asks; errors as JSON
@@ -280,6 +359,11 @@ def submission_model_index(request, submission_id: int):
     return HttpResponse(text, content_type="text/yaml; charset=utf-8")
 
 
+@extend_schema(
+    operation_id="model_evaluate",
+    request=ModelSweepSerializer,
+    responses={201: api_schema.SweepSerializer},
+)
 @api_view(["POST"])
 @permission_classes([IsAdminUser])
 @parser_classes([JSONParser])
@@ -316,6 +400,11 @@ def _next_link(request, page: dict) -> str | None:
     return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
 
+@extend_schema(
+    operation_id="submission_examples",
+    parameters=api_schema.EXAMPLES_PARAMETERS,
+    responses=api_schema.ExamplesPageSerializer,
+)
 @api_view(["GET"])
 def submission_examples(request, submission_id: int):
     """One public-split evaluation's rows (`?task=&split=&cell=<slice>:<cell>&gold=&predicted=
@@ -323,6 +412,7 @@ def submission_examples(request, submission_id: int):
     splits: 403; train splits, unknown names, no per-example results: 404; a bad filter: 400."""
     submission = analysis.submission_for(request.user, submission_id)
     params = request.query_params
+    refuse_nul_characters(params)
     try:
         browser = analysis.error_browser(
             request.user, submission, task=params.get("task"), split=params.get("split")
@@ -348,6 +438,11 @@ def submission_examples(request, submission_id: int):
     )
 
 
+@extend_schema(
+    operation_id="benchmark_compare",
+    parameters=api_schema.COMPARE_PARAMETERS,
+    responses=api_schema.ComparisonSerializer,
+)
 @api_view(["GET"])
 def benchmark_compare(request, slug: str):
     """Two to four submissions on one task and split (`?task=&split=&submissions=12,15&page=`):
@@ -356,6 +451,7 @@ def benchmark_compare(request, slug: str):
     (`per_example.disagreements`, 50 a page)."""
     benchmark = get_benchmark_for(request.user, slug)
     params = request.query_params
+    refuse_nul_characters(params)
     try:
         ids = analysis.parse_submission_ids(params.getlist("submissions"))
         comparison = analysis.comparison_for(

@@ -5,11 +5,37 @@ only through services (scoring, cancel, the admin)."""
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from benchmarks.models import Benchmark, Task
 from submissions.models import Submission
 from submissions.selectors import visible_evaluations, visible_provenance
+
+# How metric values look in every answer (docs/formats.md), for the API's OpenAPI schema: keyed
+# by metric, each a value (null when undefined) and its 95% interval where computed.
+METRICS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "value": {"type": "number", "nullable": True},
+            "ci": {
+                "type": "array",
+                "items": {"type": "number", "nullable": True},
+                "minItems": 2,
+                "maxItems": 2,
+                "nullable": True,
+            },
+        },
+    },
+    "example": {"accuracy": {"value": 0.7, "ci": [0.64, 0.76]}},
+}
+
+
+@extend_schema_field(METRICS_SCHEMA)
+class MetricsField(serializers.JSONField):
+    """A JSON field holding metric values (METRICS_SCHEMA)."""
 
 
 class SubmissionDetailsSerializer(serializers.Serializer):
@@ -50,7 +76,8 @@ class PrivacySerializer(serializers.Serializer):
 
     private = serializers.BooleanField(
         error_messages={
-            "required": 'Send {"private": true} or {"private": false}.',
+            # DRF formats these with str.format: braces are doubled.
+            "required": 'Send {{"private": true}} or {{"private": false}}.',
             "invalid": '"private" must be true or false.',
         }
     )
@@ -131,7 +158,7 @@ class EvaluationSerializer(serializers.Serializer):
     split = serializers.CharField(read_only=True)
     role = serializers.CharField(read_only=True)
     withheld = serializers.BooleanField(read_only=True)
-    metrics = serializers.JSONField(allow_null=True, read_only=True)
+    metrics = MetricsField(allow_null=True, read_only=True)
     slices = serializers.JSONField(allow_null=True, read_only=True)
     confusion = serializers.JSONField(allow_null=True, read_only=True)
     efficiency = serializers.JSONField(allow_null=True, read_only=True)
@@ -155,7 +182,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     who can see the board. Needs `request` in its context."""
 
     benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    task = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     participant = serializers.CharField(source="participant.username", read_only=True)
     error = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -190,6 +217,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(ModelReferenceSerializer(allow_null=True))
     def get_model(self, submission: Submission) -> dict | None:
         if submission.kind != Submission.Kind.MODEL:
             return None
@@ -201,6 +229,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     def get_url(self, submission: Submission) -> str:
         return reverse("api-submission-detail", kwargs={"submission_id": submission.pk})
 
+    @extend_schema_field(EvaluationSerializer(many=True))
     def get_evaluations(self, submission: Submission) -> list[dict]:
         evaluations = visible_evaluations(self.context["request"].user, submission)
         return EvaluationSerializer(evaluations, many=True).data
@@ -211,7 +240,7 @@ class SubmissionListSerializer(serializers.ModelSerializer):
     `url` has those)."""
 
     benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    task = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -235,10 +264,10 @@ class LeaderboardRowSerializer(serializers.Serializer):
     name = serializers.CharField(source="submission.display_name", read_only=True)
     kind = serializers.CharField(source="submission.kind", read_only=True)
     # A model run's repository on the Hub at the commit that ran (null otherwise).
-    model_url = serializers.CharField(source="submission.hub_url", read_only=True)
+    model_url = serializers.CharField(source="submission.hub_url", read_only=True, allow_null=True)
     is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
     created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
-    metrics = serializers.JSONField(source="evaluation.metrics", read_only=True)
+    metrics = MetricsField(source="evaluation.metrics", read_only=True)
     efficiency = serializers.JSONField(source="evaluation.efficiency", read_only=True)
     # The value the board is ranked on: the sort metric overall, or in the chosen slice cell.
     value = serializers.FloatField(allow_null=True, read_only=True)

@@ -41,6 +41,12 @@ def _check_policy(
     *, benchmark: Benchmark, participant, kind: str, check_quota: bool = True
 ) -> None:
     now = timezone.now()
+    if benchmark.is_draft:
+        raise SubmissionError(
+            "This benchmark is not published yet: it takes submissions once its authors "
+            "publish it.",
+            status_code=403,
+        )
     if benchmark.opens_at and now < benchmark.opens_at:
         raise SubmissionError(
             f"Submissions open at {benchmark.opens_at:%Y-%m-%d %H:%M} UTC.", status_code=403

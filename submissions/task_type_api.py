@@ -6,11 +6,12 @@ parameters and bad values are a 400 naming what to use, an unknown task type a 4
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from submissions import task_types
+from submissions import api_schema, task_types
 from submissions.selectors import SelectionError
 
 
@@ -19,6 +20,7 @@ def _page_url(request):
     return lambda name, *args: request.build_absolute_uri(reverse(name, args=args))
 
 
+@extend_schema(operation_id="task_type_list", responses=api_schema.TaskTypeListSerializer)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def task_type_list(request):
@@ -45,6 +47,11 @@ def task_type_list(request):
     )
 
 
+@extend_schema(
+    operation_id="task_type_best",
+    parameters=api_schema.TASK_TYPE_BEST_PARAMETERS,
+    responses=api_schema.TaskTypeBestSerializer,
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def task_type_best(request, task_type: str):

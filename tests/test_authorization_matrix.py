@@ -19,6 +19,7 @@ from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from accounts.services import api_token_create
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark, Split
 from submissions.models import Evaluation, Submission
@@ -110,6 +111,18 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
     # Signed-in users are sent on; an empty form comes back with its errors.
     "signup": {
         "-": {"GET": (200, 302, 302, 302, 302, 302), "POST": (200, 302, 302, 302, 302, 302)}
+    },
+    # The API's OpenAPI schema and its docs page: public, read-only (405 as JSON).
+    "schema": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    "api-docs": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    # Accounts: the profile and token pages are the signed-in user's own.
+    "signup_done": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
+    "verification_resend": {"-": {"GET": EVERYONE, "POST": EVERYONE}},
+    "email_verify": {"-": {"GET": (400,) * 6, "POST": NOT_ALLOWED}},
+    "profile": {"-": {"GET": SIGNED_IN, "POST": (302,) * 6}},
+    "api_tokens": {"-": {"GET": SIGNED_IN, "POST": SIGNED_IN}},
+    "api_token_revoke": {
+        "alice's token": {"GET": SIGNED_IN_NOT_ALLOWED, "POST": (302, 302, 404, 404, 404, 404)}
     },
     "benchmark_detail": {
         **each(["public", "unlisted", "closed"], EVERYONE, NOT_ALLOWED),
@@ -304,6 +317,7 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
 
 # Which objects fill each URL's parameters (the cases of its row in MATRIX).
 CASES = {
+    "email_verify": {"-": Case({"uidb64": "MQ", "token": "not-a-token"})},
     "benchmark_detail": BENCHMARKS,
     "split_inputs": FILE_SPLITS,
     "leaderboard": BENCHMARKS,
@@ -401,6 +415,7 @@ class AuthorizationMatrixTests(PlatformTestCase):
             "bob's, scored": make_scored_submission(cls.benchmark, cls.bob, scores).pk,
         }
         cls.predictions = prediction_csv(gold_rows(cls.benchmark))
+        cls.api_token, _ = api_token_create(user=cls.alice, name="matrix")
         # Per-example results of the public splits, for the error browser.
         for evaluation in Evaluation.objects.filter(split__role=Split.Role.PUBLIC):
             attach_gold_examples(evaluation)
@@ -420,6 +435,8 @@ class AuthorizationMatrixTests(PlatformTestCase):
                 case: Case({key: self.submission_ids[case]}, owner=owner)
                 for case, owner in SUBMISSIONS.items()
             }
+        if name == "api_token_revoke":
+            return {"alice's token": Case({"token_id": self.api_token.pk})}
         return CASES.get(name, {"-": Case()})
 
     def user(self, role: str, case: Case):

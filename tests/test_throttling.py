@@ -123,6 +123,7 @@ class SignupThrottleTests(ThrottleTestCase):
         self.client.logout()
         data = {
             "username": username,
+            "email": f"{username}@example.org",
             "password1": "a-long-pass-9041",
             "password2": "a-long-pass-9041",
         }

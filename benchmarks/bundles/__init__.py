@@ -8,7 +8,8 @@ from benchmarks.bundles.errors import BundleError
 from benchmarks.bundles.files import table_read
 from benchmarks.bundles.limits import BundleLimits, bundle_limits
 from benchmarks.bundles.loader import Bundle, bundle_load, bundle_open, spec_yaml
-from benchmarks.bundles.spec import spec_validate
+from benchmarks.bundles.spec import policy_check, spec_check, spec_validate, task_fields_check
+from benchmarks.bundles.splits import split_file_freeze, stored_splits_check
 from benchmarks.bundles.tables import FrozenSplit, fingerprint, parquet_bytes
 from benchmarks.bundles.yamltext import SPEC_FILENAME, spec_read, yaml_parse
 
@@ -23,9 +24,14 @@ __all__ = [
     "bundle_open",
     "fingerprint",
     "parquet_bytes",
+    "policy_check",
+    "spec_check",
     "spec_read",
     "spec_validate",
     "spec_yaml",
+    "split_file_freeze",
+    "stored_splits_check",
     "table_read",
+    "task_fields_check",
     "yaml_parse",
 ]

@@ -57,7 +57,8 @@ def bundle_open(source: Path, *, limits: BundleLimits | None = None) -> Iterator
     if not source.exists():
         raise BundleError(f"{source}: no such file or folder")
     if not zipfile.is_zipfile(source):
-        raise BundleError(f"{source}: expected a bundle folder or a .zip file")
+        # By name, as the zip's own messages: an uploaded file's folder is the server's.
+        raise BundleError(f"{source.name}: expected a bundle folder or a .zip file")
     with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
         yield zip_unpack(source, Path(tmp), limits or bundle_limits())
 
@@ -110,7 +111,7 @@ def _task_freeze(
             continue
         except TableReadError as exc:
             if split["path"]:
-                detail = _read_error(str(exc), hidden=split["role"] == "hidden")
+                detail = read_error_text(str(exc), hidden=split["role"] == "hidden")
                 checker.errors.append(f"{where}.path: cannot read '{split['path']}': {detail}")
             else:
                 checker.errors.append(f"{where}.hub_split: {exc}")
@@ -119,7 +120,7 @@ def _task_freeze(
             frozen = checker.freeze(table, split)
         except pa.ArrowException as exc:  # a type the checks do not expect (a cast that fails)
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            detail = _read_error(first, hidden=split["role"] == "hidden")
+            detail = read_error_text(first, hidden=split["role"] == "hidden")
             checker.errors.append(f"{where}: cannot check the split's columns: {detail}")
             continue
         if frozen is not None:
@@ -149,12 +150,10 @@ def _task_freeze(
 
 
 def _split_read(task: dict, split: dict, root: Path, reading: _Reading) -> tuple[pa.Table, dict]:
-    columns = task["columns"]
     if split["path"]:
-        text_columns = tuple(columns["inputs"]) if task["type"] in TEXT_INPUT_TYPES else ()
         table = table_read(
             root / split["path"],
-            string_columns=(columns["id"], *text_columns),
+            string_columns=string_columns(task),
             limits=reading.limits,
             budget=reading.budget,
         )
@@ -179,7 +178,15 @@ def _split_read(task: dict, split: dict, root: Path, reading: _Reading) -> tuple
     }
 
 
-def _read_error(message: str, *, hidden: bool) -> str:
+def string_columns(task: dict) -> tuple[str, ...]:
+    """Columns read as text from CSV, where every type is a guess: the id (007 must not become
+    7) and a text task's inputs."""
+    columns = task["columns"]
+    text_columns = tuple(columns["inputs"]) if task["type"] in TEXT_INPUT_TYPES else ()
+    return (columns["id"], *text_columns)
+
+
+def read_error_text(message: str, *, hidden: bool) -> str:
     # Reader messages may quote the offending row or value; of a hidden split that could be a
     # label, so only the part before the quoted content is kept.
     if hidden and ": " in message:

@@ -63,10 +63,25 @@ SPLIT_KEYS = ("path", "hub_split", "role", "reveal", "inputs_downloadable", "pro
 PROVENANCE_KEYS = ("source", "hub_repo_id", "hub_revision", "hub_commit")
 
 
+# Task fields that the checks of a task's data do not depend on: a task whose only errors are
+# in these still has its data read and checked, so that one pass reports those problems too.
+FIELDS_BESIDE_DATA = ("title", "metrics", "primary_metric", "model_run")
+
+
+def _spares_data(error: str, task_path: str) -> bool:
+    for key in FIELDS_BESIDE_DATA:
+        where = join(task_path, key)
+        if error.startswith(where) and error[len(where) : len(where) + 1] in (":", ".", "["):
+            return True
+    return False
+
+
 @dataclass
 class CheckedSpec:
-    """The outcome of `spec_check`: the normalised spec (its `tasks` hold only the tasks that
-    validated), every error found, and the key path of each valid task (`tasks[2]`)."""
+    """The outcome of `spec_check`: the normalised spec, every error found, and the key path of
+    each task in `spec["tasks"]` (`tasks[2]`). The spec's `tasks` hold the tasks whose data can
+    be checked: those without errors, or with errors only in FIELDS_BESIDE_DATA (the spec is
+    only imported when there are no errors at all)."""
 
     spec: dict
     errors: list[str] = field(default_factory=list)
@@ -86,6 +101,28 @@ def spec_check(raw: Any, *, root: Path | None = None) -> CheckedSpec:
     checker = _SpecChecker(root)
     spec = checker.benchmark(raw)
     return CheckedSpec(spec=spec, errors=checker.errors, task_paths=checker.task_paths)
+
+
+def task_fields_check(raw: dict) -> CheckedSpec:
+    """A task's fields but its data (slug, title, type, columns, metrics, primary_metric,
+    slices, model_run) checked and normalised as in a bundle, each error's key path relative to
+    the task (`columns.inputs`, `metrics[1].average`). The admin validates a task with it, so
+    that it never stores what an import would refuse."""
+    checker = _SpecChecker(None)
+    fields = checker.task_fields(raw, "")
+    return CheckedSpec(spec=fields, errors=checker.errors)
+
+
+def policy_check(policy: dict, weights: Any, tasks: list[dict]) -> CheckedSpec:
+    """A benchmark's `submission_policy` and `aggregate_weights` checked as in a bundle;
+    `tasks` (each with `slug` and `metrics`) are what the weights may name."""
+    checker = _SpecChecker(None)
+    spec = {
+        "submission_policy": checker.policy(policy),
+        "aggregate_weights": checker.weights(weights),
+    }
+    checker.weight_names(spec["aggregate_weights"], tasks)
+    return CheckedSpec(spec=spec, errors=checker.errors)
 
 
 class _SpecChecker(TaskFieldsChecker):
@@ -209,7 +246,7 @@ class _SpecChecker(TaskFieldsChecker):
                         "slugs must be unique within the benchmark",
                     )
                 seen.add(slug)
-            if task is not None and len(self.errors) == before:
+            if task is not None and all(_spares_data(e, path) for e in self.errors[before:]):
                 tasks.append(task)
                 self.task_paths.append(path)
         return tasks
@@ -218,6 +255,10 @@ class _SpecChecker(TaskFieldsChecker):
         task = self.mapping(raw, path, TASK_KEYS, required=("slug", "type", "data"))
         if task is None:
             return None
+        return self.task_fields(task, path, with_data=True)
+
+    def task_fields(self, task: dict, path: str, *, with_data: bool = False) -> dict:
+        """Every field of a task; its data only `with_data` (a bundle's task, not the admin's)."""
         slug = task.get("slug")
         if "slug" in task and not (
             isinstance(slug, str) and SLUG_RE.match(slug) and len(slug) <= 50
@@ -237,17 +278,19 @@ class _SpecChecker(TaskFieldsChecker):
             )
         if task_type is None:
             type_name = None  # already reported; the checks below skip type-specific rules
-        data = self.data(task.get("data"), join(path, "data")) if "data" in task else None
+        data = None
+        if with_data and "data" in task:
+            data = self.data(task.get("data"), join(path, "data"))
         columns = self.columns(task.get("columns"), join(path, "columns"), type_name)
         metrics = self.metrics(task.get("metrics"), join(path, "metrics"), type_name, columns)
         primary = self.primary_metric(task.get("primary_metric"), path, metrics)
         slices = self.slices(task.get("slices"), join(path, "slices"), columns)
         model_run = self.model_run(task.get("model_run"), join(path, "model_run"))
+        fields = {"slug": slug, "title": title, "type": type_name}
+        if with_data:
+            fields["data"] = data
         return {
-            "slug": slug,
-            "title": title,
-            "type": type_name,
-            "data": data,
+            **fields,
             "columns": columns,
             "metrics": metrics,
             "primary_metric": primary,

@@ -114,7 +114,9 @@ class SplitChecker:
         self.ids_by_split: dict[str, pa.ChunkedArray] = {}
 
     def error(self, split: str, message: str) -> None:
-        self.errors.append(f"{self.task_path}.data.splits.{split}: {message}")
+        # Without a task path: one split checked outside a bundle (the admin's upload).
+        where = f"{self.task_path}.data.splits.{split}" if self.task_path else f"split {split}"
+        self.errors.append(f"{where}: {message}")
 
     def freeze(self, table: pa.Table, split: dict) -> pa.Table | None:
         """The frozen table of one split, or None (with errors recorded)."""

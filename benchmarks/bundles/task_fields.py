@@ -133,8 +133,9 @@ class TaskFieldsChecker(Checker):
             if arg == "name":
                 continue
             arg_path = join(path, arg)
-            if arg not in info.args:
-                allowed = ", ".join(sorted(info.args)) or "none"
+            if arg not in info.args or (arg != "average" and arg not in METRIC_ARG_TYPES):
+                supported = [a for a in info.args if a == "average" or a in METRIC_ARG_TYPES]
+                allowed = ", ".join(sorted(supported)) or "none"
                 self.error(arg_path, f"unknown argument for metric '{name}'; allowed: {allowed}")
                 ok = False
             elif arg == "average":

@@ -72,7 +72,8 @@ def _allowed(values: list[str], limit: int = 20) -> str:
 
 def page_number(raw: str | None) -> int:
     raw = (raw or "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only: str.isdigit() also accepts digits such as '²' that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise SelectionError(f"Invalid page '{raw[:20]}': use a positive whole number.")
     return int(raw)
 

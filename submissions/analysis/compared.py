@@ -25,7 +25,7 @@ MIN_COMPARED, MAX_COMPARED = 2, 4
 
 def parse_submission_ids(raw: list[str]) -> list[int]:
     values = [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
-    bad = [v for v in values if not v.isdigit()]
+    bad = [v for v in values if not (v.isascii() and v.isdigit())]  # int() refuses '²'.
     if bad:
         raise SelectionError(
             f"Invalid submission id '{bad[0][:20]}': give submission numbers, e.g. 12,15."

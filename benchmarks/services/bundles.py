@@ -1,4 +1,4 @@
-"""Benchmark workflows: importing and exporting bundles (docs/formats.md)."""
+"""Importing and exporting bundles (docs/formats.md)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from benchmarks.authors import author_grant
-from benchmarks.bundles import Bundle, BundleError, bundle_load, bundle_open, spec_yaml
-from benchmarks.bundles.yamltext import SPEC_FILENAME
+from benchmarks.bundles import (
+    SPEC_FILENAME,
+    Bundle,
+    BundleError,
+    bundle_load,
+    bundle_open,
+    spec_yaml,
+)
 from benchmarks.models import Benchmark, Split, Task
 
 if TYPE_CHECKING:
@@ -28,24 +35,31 @@ ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
 
 def benchmark_import(
-    *, source: Path, maintainer: User | None = None, update: bool = False
+    *,
+    source: Path,
+    maintainer: User | None = None,
+    update: bool = False,
+    draft: bool = False,
+    editor: User | None = None,
 ) -> Benchmark:
     """Create (or with `update`, replace in place) the benchmark described by the bundle at
     `source`, a folder or a zip. Everything is validated and frozen before the database is
-    touched; a failed import leaves no rows and no stored files. Raises BundleError."""
+    touched; a failed import leaves no rows and no stored files. Raises BundleError.
+
+    With `draft` (the admin) a new benchmark is a draft, private and closed until published
+    (`benchmark_publish`), and a draft stays one; otherwise the benchmark is published. An
+    `editor` who is not a superuser may replace only a benchmark they maintain."""
     with bundle_open(Path(source)) as root:
         bundle = bundle_load(root, hub_cache_dir=getattr(settings, "HF_DATASETS_CACHE", None))
     slug = bundle.spec["slug"]
-    if not update and Benchmark.objects.filter(slug=slug).exists():
-        raise BundleError(
-            f"slug: a benchmark '{slug}' already exists; import with --update (update=True) "
-            "to replace it in place, or choose another slug"
-        )
+    conflicts = import_conflicts(slug, update=update, editor=editor)
+    if conflicts:
+        raise BundleError(conflicts)
     saved: list[str] = []  # files stored by this import: deleted again if it fails
     replaced: list[str] = []  # files of the previous version: deleted once it has committed
     try:
         with transaction.atomic():
-            benchmark = _benchmark_write(bundle, saved=saved, replaced=replaced)
+            benchmark = _benchmark_write(bundle, draft=draft, saved=saved, replaced=replaced)
             if maintainer is not None:
                 benchmark.maintainers.add(maintainer)
                 author_grant(maintainer)  # so that the admin lets them edit it
@@ -62,7 +76,28 @@ def benchmark_import(
     return benchmark
 
 
-def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -> Benchmark:
+def import_conflicts(slug: object, *, update: bool, editor: User | None) -> list[str]:
+    """Why the bundle's slug cannot be imported here: it is taken (and this is no update), or
+    it is another author's benchmark."""
+    existing = Benchmark.objects.filter(slug=slug).first() if isinstance(slug, str) else None
+    if existing is None:
+        return []
+    if (
+        editor is not None
+        and not Benchmark.objects.maintained_by(editor).filter(pk=existing.pk).exists()
+    ):
+        return [f"slug: '{slug}' belongs to a benchmark you do not maintain; choose another slug"]
+    if not update:
+        return [
+            f"slug: a benchmark '{slug}' already exists; import with --update (update=True) "
+            "to replace it in place, or choose another slug"
+        ]
+    return []
+
+
+def _benchmark_write(
+    bundle: Bundle, *, draft: bool, saved: list[str], replaced: list[str]
+) -> Benchmark:
     spec = bundle.spec
     policy = spec["submission_policy"]
     fields = {
@@ -81,6 +116,10 @@ def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -
         "aggregate_weights": spec["aggregate_weights"],
     }
     benchmark = Benchmark.objects.select_for_update().filter(slug=spec["slug"]).first()
+    if draft and (benchmark is None or benchmark.is_draft):
+        fields.update(visibility=Benchmark.Visibility.PRIVATE, published_at=None)
+    else:
+        fields["published_at"] = (benchmark and benchmark.published_at) or timezone.now()
     if benchmark is None:
         benchmark = Benchmark.objects.create(slug=spec["slug"], **fields)
     else:
@@ -98,22 +137,31 @@ def _benchmark_write(bundle: Bundle, *, saved: list[str], replaced: list[str]) -
     return benchmark
 
 
-def _refuse_to_delete_scores(splits, what: str) -> None:
-    """An update may not delete scores: removing a scored task or split from the bundle would
-    cascade to participants' evaluations. The import then fails and changes nothing. (Scores
-    are read through the splits' reverse relation: the submissions app sits above this one.)"""
-    count = (
+def scores_on(splits) -> int:
+    """Submissions with scores on any of `splits`. (Scores are read through the splits' reverse
+    relation: the submissions app sits above this one.)"""
+    return (
         splits.filter(evaluations__isnull=False)
         .values("evaluations__submission")
         .distinct()
         .count()
     )
+
+
+def deleting_scores(count: int, what: str) -> str:
+    return (
+        f"tasks: {what} is missing from the bundle but {count} submission"
+        f"{'s have' if count != 1 else ' has'} scores on it; an update cannot delete "
+        "scores. Keep it in the bundle (its data may change), or delete it in the admin."
+    )
+
+
+def _refuse_to_delete_scores(splits, what: str) -> None:
+    """An update may not delete scores: removing a scored task or split from the bundle would
+    cascade to participants' evaluations. The import then fails and changes nothing."""
+    count = scores_on(splits)
     if count:
-        raise BundleError(
-            f"tasks: {what} is missing from the bundle but {count} submission"
-            f"{'s have' if count != 1 else ' has'} scores on it; an update cannot delete "
-            "scores. Keep it in the bundle (its data may change), or delete it in the admin."
-        )
+        raise BundleError(deleting_scores(count, what))
 
 
 def _task_write(
@@ -180,7 +228,7 @@ def benchmark_export(*, benchmark: Benchmark, out: Path) -> Path:
     data/<task>/<split>.parquet) that imports back to an equal benchmark."""
     out = Path(out)
     tasks = list(benchmark.tasks.prefetch_related("splits"))
-    spec = _benchmark_spec(benchmark, tasks)
+    spec = benchmark_spec(benchmark, tasks)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         _zip_write(archive, SPEC_FILENAME, spec_yaml(spec).encode())
@@ -191,9 +239,9 @@ def benchmark_export(*, benchmark: Benchmark, out: Path) -> Path:
     return out
 
 
-def _benchmark_spec(benchmark: Benchmark, tasks: list[Task]) -> dict:
+def benchmark_spec(benchmark: Benchmark, tasks: list[Task]) -> dict:
     """The benchmark.yaml content describing `benchmark` as stored, with split data at the
-    paths an export writes."""
+    paths an export writes (publishing checks it as an import would)."""
     spec: dict = {
         "slug": benchmark.slug,
         "title": benchmark.title,

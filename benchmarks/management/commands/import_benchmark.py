@@ -4,11 +4,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks.bundles import BundleError
-from submissions.baselines import benchmark_import_with_baselines
+from benchmarks.services import benchmark_import, benchmark_published_hooks_run
 
 
 class Command(BaseCommand):
-    help = "Import a benchmark bundle (a folder or .zip with benchmark.yaml) (docs/formats.md)."
+    help = (
+        "Import a benchmark bundle (a folder or .zip with benchmark.yaml) and publish it "
+        "(docs/formats.md)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="Bundle folder or .zip file.")
@@ -28,7 +31,7 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user named '{maintainer}'.")
         try:
-            benchmark = benchmark_import_with_baselines(source=path, maintainer=user, update=update)
+            benchmark = benchmark_import(source=path, maintainer=user, update=update)
         except BundleError as exc:
             for message in exc.messages:
                 self.stderr.write(message)
@@ -38,6 +41,8 @@ class Command(BaseCommand):
                 "(listed above); nothing was changed.",
                 returncode=1,
             ) from None
+        # Published at once: the automatic baselines (outside a transaction, right away).
+        benchmark_published_hooks_run(benchmark=benchmark)
         tasks = list(benchmark.tasks.prefetch_related("splits"))
         splits = [(task, split) for task in tasks for split in task.splits.all()]
         self.stdout.write(f"Imported {benchmark.slug}: {len(tasks)} tasks, {len(splits)} splits")
@@ -46,6 +51,12 @@ class Command(BaseCommand):
                 f"  {task.slug}/{split.name} ({split.role}): {split.num_rows} rows, "
                 f"sha256 {split.fingerprint[:12]}"
             )
+        if not benchmark.maintainers.exists():
+            self.stdout.write(
+                f"No maintainer given: only operators (staff) can manage '{benchmark.slug}' "
+                "until one is added in the admin."
+            )
+        # Read through the reverse relation: the submissions app sits above this one.
         baselines = benchmark.submissions.filter(is_baseline=True)
         if baselines.exists():
             names = ", ".join(baselines.values_list("name", flat=True))

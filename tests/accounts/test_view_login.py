@@ -9,6 +9,7 @@ class LoginLogoutTests(PlatformTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, 'name="password"')
         self.assertContains(response, reverse("signup"))
+        self.assertContains(response, reverse("password_reset"))
 
     def test_logging_in_goes_to_the_benchmark_list(self):
         response = self.client.post(reverse("login"), {"username": "alice", "password": "pw-alice"})
@@ -23,6 +24,8 @@ class LoginLogoutTests(PlatformTestCase):
         self.assertContains(response, reverse("login"))
         self.assertContains(response, reverse("signup"))
         self.assertNotContains(response, reverse("my_submissions"))
+        self.assertNotContains(response, reverse("profile"))
+        self.assertNotContains(response, reverse("api_tokens"))
 
     def test_the_nav_offers_a_logout_form_to_logged_in_users(self):
         self.client.force_login(self.alice)
@@ -31,6 +34,16 @@ class LoginLogoutTests(PlatformTestCase):
             response, f'<form class="inline" method="post" action="{reverse("logout")}">'
         )
         self.assertContains(response, reverse("my_submissions"))
+
+    def test_the_nav_offers_the_profile_and_api_tokens_to_logged_in_users(self):
+        self.client.force_login(self.alice)
+        response = self.client.get(reverse("api_tokens"))
+        self.assertContains(response, f'<a href="{reverse("profile")}">Profile</a>', html=True)
+        self.assertContains(
+            response,
+            f'<a href="{reverse("api_tokens")}" aria-current="page">API tokens</a>',
+            html=True,
+        )
 
     def test_logging_out_takes_a_post(self):
         self.client.force_login(self.alice)

@@ -113,17 +113,27 @@ QUESTION_WORDS = ["what", "who", "when", "where", "why", "how", "which", "other"
 _QUESTION_WORD = r"\b(?P<w>what|whom|whose|who|when|where|why|how|which)\b"
 
 
+_QUESTION_WORD_FIRST = "^" + _QUESTION_WORD.removeprefix(r"\b")
+
+
 def question_word_cells(column: pa.Array) -> tuple[np.ndarray, list[str]]:
     """The first wh-word of each question (case-insensitive, whole words; whom and whose count
-    as who), or "other"."""
+    as who), or "other". Most questions open with theirs: an anchored match finds those, and
+    only the rest are searched through."""
     text = pc.utf8_lower(pc.fill_null(_texts(_decoded(column)), ""))
-    found = pc.extract_regex(text, _QUESTION_WORD)
+    codes = _question_word_codes(pc.extract_regex(text, _QUESTION_WORD_FIRST))
+    rest = np.flatnonzero(codes == len(QUESTION_WORDS) - 1)
+    if len(rest):
+        later = pc.extract_regex(pc.take(text, pa.array(rest)), _QUESTION_WORD)
+        codes[rest] = _question_word_codes(later)
+    return codes, list(QUESTION_WORDS)
+
+
+def _question_word_codes(found: pa.StructArray) -> np.ndarray:
     words = pc.if_else(found.is_valid(), pc.struct_field(found, "w"), "other")
     words = pc.replace_substring_regex(words, "^who(m|se)$", "who")
     codes = pc.index_in(words, value_set=pa.array(QUESTION_WORDS))
-    return np.asarray(pc.fill_null(codes, len(QUESTION_WORDS) - 1), dtype=np.int64), list(
-        QUESTION_WORDS
-    )
+    return np.asarray(pc.fill_null(codes, len(QUESTION_WORDS) - 1), dtype=np.int64).copy()
 
 
 _PUNCTUATION = r"[\p{P}\p{S}]+"
@@ -138,6 +148,8 @@ def _word_types(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
     text = as_array(pc.fill_null(_texts(_decoded(column)), ""))
     data = text.buffers()[2]
     ascii_only = data is None or not (np.frombuffer(data, np.uint8) >= 128).any()
+    if ascii_only and pa.types.is_string(text.type):
+        return _ascii_words_blocked(text)
     if ascii_only:
         text = pc.replace_substring_regex(pc.ascii_lower(text), _ASCII_PUNCTUATION, "")
         words = pc.ascii_split_whitespace(text)
@@ -148,6 +160,83 @@ def _word_types(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
     rows = np.asarray(pc.list_parent_indices(words), dtype=np.int64)
     keep = pc.greater(pc.utf8_length(flat), 0)  # splitting yields "" at the ends
     return flat.filter(keep), rows[np.asarray(keep, dtype=bool)]
+
+
+def _ascii_punctuation(raw: np.ndarray) -> np.ndarray:
+    """Which bytes are ASCII punctuation (string.punctuation, as _ASCII_PUNCTUATION): ranges
+    compared, many times faster than a table lookup per byte."""
+    return (
+        ((raw >= 33) & (raw <= 47))
+        | ((raw >= 58) & (raw <= 64))
+        | ((raw >= 91) & (raw <= 96))
+        | ((raw >= 123) & (raw <= 126))
+    )
+
+
+def _ascii_space(raw: np.ndarray) -> np.ndarray:
+    """Which bytes are the ASCII whitespace pyarrow's ASCII kernels split on."""
+    return (raw == 32) | ((raw >= 9) & (raw <= 13))
+
+
+def _ascii_words_blocked(text: pa.StringArray) -> tuple[pa.Array, np.ndarray]:
+    """`_ascii_words` a block of rows (about 512 kB of text) at a time: each pass's
+    temporaries stay small and are reused, where whole-column ones would be fresh memory
+    (page faults) on every call."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], np.int32, count=n + 1, offset=text.offset * 4)
+    words, rows, row = [], [], 0
+    while row < n:
+        end = int(np.searchsorted(offsets, offsets[row] + _BLOCK_BYTES, side="right")) - 1
+        end = min(max(end, row + 1), n)
+        block_words, block_rows = _ascii_words(text.slice(row, end - row))
+        words.append(block_words)
+        rows.append(block_rows + row)
+        row = end
+    if not words:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    return pa.concat_arrays(words), np.concatenate(rows)
+
+
+def _ascii_words(text: pa.StringArray) -> tuple[pa.Array, np.ndarray]:
+    """`_word_types` of an ASCII string column, on its bytes: punctuation bytes dropped (the
+    offsets moved by how many were dropped before each); a word starts where a non-space byte
+    follows a space or opens its text and ends before a space or where its text ends; the
+    non-space bytes, lowercased, are then the words end to end, at offsets summed from their
+    lengths. A few passes over the bytes instead of a regex replacement and a split into
+    lists (about half the time)."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], np.int32, count=n + 1, offset=text.offset * 4)
+    offsets = offsets.astype(np.int64)
+    data = text.buffers()[2]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+    raw, offsets = raw[offsets[0] : offsets[-1]], offsets - offsets[0]
+    punctuation = _ascii_punctuation(raw)
+    dropped = np.flatnonzero(punctuation)
+    if len(dropped):
+        raw = np.compress(~punctuation, raw)
+        offsets = offsets - np.searchsorted(dropped, offsets)
+    space = _ascii_space(raw)
+    word = ~space
+    nonempty = offsets[:-1] < offsets[1:]
+    starts = word.copy()
+    starts[1:] &= space[:-1]
+    opens = offsets[:-1][nonempty]
+    starts[opens] = word[opens]
+    ends = word.copy()
+    ends[:-1] &= space[1:]
+    closes = offsets[1:][nonempty] - 1
+    ends[closes] = word[closes]
+    first = np.flatnonzero(starts)
+    lengths = np.flatnonzero(ends) + 1 - first
+    rows = np.repeat(np.arange(n), np.diff(np.searchsorted(first, offsets)))
+    letters = np.compress(word, raw)
+    letters += np.uint8(32) * ((letters >= 65) & (letters <= 90))  # ASCII lowercase
+    bounds = np.zeros(len(first) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=bounds[1:])
+    words = pa.StringArray.from_buffers(
+        len(first), pa.py_buffer(bounds), pa.py_buffer(letters.tobytes())
+    )
+    return words, rows
 
 
 def distinct_texts(column: pa.Array) -> pa.DictionaryArray:

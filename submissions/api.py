@@ -78,6 +78,7 @@ def submission_create(request, slug: str):
         "task": fields.get("task"),
         "name": fields["name"],
         "description": fields["description"],
+        "links": {k: fields.get(k) or "" for k in ("paper_url", "code_url")},
         "private": fields.get("private", False),
     }
     try:

@@ -247,7 +247,8 @@ def board_entries(*, split: Split, metric: str, baselines: bool, start: int, siz
                                                  "examples", "submission", "created_at")),
             *(f"submission__{name}" for name in (
                 "id", "name", "original_filename", "model_repo_id", "model_sha", "kind",
-                "created_at", "is_baseline", "participant", "benchmark", "task")),
+                "created_at", "is_baseline", "participant", "benchmark", "task", "paper_url",
+                "code_url")),
             "submission__participant__id", "submission__participant__username",
             "split", "metric", "group", "value", "missing", "sort_value", "created_at",
             "is_baseline",

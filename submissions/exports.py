@@ -34,8 +34,8 @@ from submissions.selectors import (
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 BOARD_FIELDS = (
-    "rank", "participant", "name", "submission", "url", "kind", "created_at", "is_baseline",
-    "value", "p_value_vs_above", "tied_with_first",
+    "rank", "participant", "name", "submission", "url", "model_url", "paper_url", "code_url",
+    "kind", "created_at", "is_baseline", "value", "p_value_vs_above", "tied_with_first",
 )  # fmt: skip
 # A model run's speed and size (docs/formats.md), as columns when some row of the board has them.
 EFFICIENCY_FIELDS = (
@@ -85,6 +85,9 @@ def board_record(board: Leaderboard, row: Row, url: str) -> dict:
         "name": submission.display_name,
         "submission": submission.pk,
         "url": url,
+        "model_url": submission.hub_url,
+        "paper_url": submission.paper_url,
+        "code_url": submission.code_url,
         "kind": submission.kind,
         # As the API writes dates: UTC, ISO 8601 with a Z.
         "created_at": submission.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import URLValidator
 
 from benchmarks.models import Benchmark
 
@@ -20,6 +21,22 @@ class _SubmissionDetailsForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional, in markdown: what you did, links to a paper, code or the model.",
+    )
+    paper_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Paper",
+        help_text="Optional: a link to the paper, shown in the board's row.",
+        validators=[URLValidator(schemes=["http", "https"])],
+    )
+    code_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Code",
+        help_text="Optional: a link to the code.",
+        validators=[URLValidator(schemes=["http", "https"])],
     )
     private = forms.BooleanField(
         required=False,
@@ -52,7 +69,7 @@ class SubmissionForm(_SubmissionDetailsForm):
         "<code>prediction</code> columns, or a .zip holding one file per task, named after "
         "the task (<code>&lt;task&gt;.csv</code>).",
     )
-    field_order = ["file", "task", "name", "description", "private"]
+    field_order = ["file", "task", "name", "description", "paper_url", "code_url", "private"]
 
 
 class ModelSubmissionForm(_SubmissionDetailsForm):

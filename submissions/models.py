@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -132,6 +133,13 @@ class Submission(models.Model):
 
     # Set only by benchmark authors and staff (admin), never through the participant API.
     is_baseline = models.BooleanField(default=False, help_text="Listed as a baseline.")
+    # The participant's links, shown in the board's rows (web addresses only).
+    paper_url = models.URLField(
+        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
+    code_url = models.URLField(
+        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
     is_hidden = models.BooleanField(default=False, help_text="Left off leaderboards.")
     is_disqualified = models.BooleanField(
         default=False, help_text="Left off leaderboards; the participant sees why."

@@ -4,6 +4,7 @@ only through services (scoring, cancel, the admin)."""
 
 from __future__ import annotations
 
+from django.core.validators import URLValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -51,6 +52,21 @@ class SubmissionDetailsSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    # Links shown in the board's rows: web addresses only.
+    paper_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[URLValidator(schemes=["http", "https"])],
+    )
+    code_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[URLValidator(schemes=["http", "https"])],
+    )
     private = serializers.BooleanField(required=False, default=False)
 
     def __init__(self, *args, **kwargs):
@@ -265,6 +281,9 @@ class LeaderboardRowSerializer(serializers.Serializer):
     kind = serializers.CharField(source="submission.kind", read_only=True)
     # A model run's repository on the Hub at the commit that ran (null otherwise).
     model_url = serializers.CharField(source="submission.hub_url", read_only=True, allow_null=True)
+    # The participant's links to the paper and the code ("" when not given).
+    paper_url = serializers.CharField(source="submission.paper_url", read_only=True)
+    code_url = serializers.CharField(source="submission.code_url", read_only=True)
     is_baseline = serializers.BooleanField(source="submission.is_baseline", read_only=True)
     created_at = serializers.DateTimeField(source="submission.created_at", read_only=True)
     metrics = MetricsField(source="evaluation.metrics", read_only=True)

@@ -110,6 +110,13 @@ def stored_name(name: str) -> str:
     return f"{uuid.uuid4().hex}-{safe or 'predictions'}"
 
 
+def _links(links: dict[str, str] | None) -> dict[str, str]:
+    """The submission's paper and code links (checked as web addresses by the form or the
+    serializer that read them)."""
+    links = links or {}
+    return {key: (links.get(key) or "").strip()[:500] for key in ("paper_url", "code_url")}
+
+
 def submission_create(
     *,
     benchmark: Benchmark,
@@ -118,6 +125,7 @@ def submission_create(
     task: Task | None = None,
     name: str = "",
     description: str = "",
+    links: dict[str, str] | None = None,
     private: bool = False,
 ) -> Submission:
     """Accept a prediction file: check the policy and quota, validate the file completely (so a
@@ -150,6 +158,7 @@ def submission_create(
         original_filename=uploaded_file.name[:255],
         name=name.strip()[:200],
         description=description.strip(),
+        **_links(links),
         is_private=private,
         celery_task_id=str(uuid.uuid4()),
     )
@@ -193,6 +202,7 @@ def submission_create_model(
     task: Task | None = None,
     name: str = "",
     description: str = "",
+    links: dict[str, str] | None = None,
     private: bool = False,
     enforce_quota: bool = True,
 ) -> Submission:
@@ -227,6 +237,7 @@ def submission_create_model(
         stage=Submission.Stage.RUN,
         name=name.strip()[:200],
         description=description.strip(),
+        **_links(links),
         is_private=private,
         celery_task_id=str(uuid.uuid4()),
     )

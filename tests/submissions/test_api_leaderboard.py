@@ -55,6 +55,8 @@ class LeaderboardApiTests(PlatformTestCase):
                 "name": "alice-run",
                 "kind": "predictions",
                 "model_url": None,  # a prediction file: no model repository
+                "paper_url": "",  # no links given with the upload
+                "code_url": "",
                 "is_baseline": False,
                 "created_at": alice.created_at.isoformat().replace("+00:00", "Z"),
                 "metrics": {

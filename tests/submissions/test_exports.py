@@ -172,9 +172,10 @@ class BoardExportTests(ExportsMixin, PlatformTestCase):
         header = next(csv.reader(io.StringIO(response.content.decode())))
         self.assertEqual(
             header,
-            ["rank", "participant", "name", "submission", "url", "kind", "created_at",
-             "is_baseline", "value", "p_value_vs_above", "tied_with_first", "mae", "mae_ci_low",
-             "mae_ci_high", "pearson", "pearson_ci_low", "pearson_ci_high"],
+            ["rank", "participant", "name", "submission", "url", "model_url", "paper_url",
+             "code_url", "kind", "created_at", "is_baseline", "value", "p_value_vs_above",
+             "tied_with_first", "mae", "mae_ci_low", "mae_ci_high", "pearson", "pearson_ci_low",
+             "pearson_ci_high"],
         )  # fmt: skip
         rows = {r["participant"]: r for r in parse_csv(response)}
         bob, author = self.scores["bob"], rows["author"]
@@ -186,6 +187,9 @@ class BoardExportTests(ExportsMixin, PlatformTestCase):
                 "name": "bob-run",
                 "submission": str(bob.pk),
                 "url": f"http://testserver/submissions/{bob.pk}/",
+                "model_url": "",
+                "paper_url": "",
+                "code_url": "",
                 "kind": "predictions",
                 "created_at": bob.created_at.isoformat().replace("+00:00", "Z"),
                 "is_baseline": "false",

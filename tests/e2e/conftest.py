@@ -12,7 +12,30 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
+
+
+def shared_cache_dir() -> Path:
+    """One cache folder for this test run's live server (this process) and its workers."""
+    return Path(settings.DATA_DIR) / f"e2e-cache-{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def shared_cache():
+    """The live server and the workers share one cache, as the platform's processes do (a
+    worker's change of a board gives the split a new version there, and the pages read it);
+    the rest of the suite keeps its cache in memory."""
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(shared_cache_dir()),
+        }
+    }
+    with override_settings(CACHES=caches):
+        cache.clear()  # nothing counted or kept by an earlier test
+        yield
 
 
 def database_url_for_tests() -> str:
@@ -38,6 +61,7 @@ def start_worker(
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "DATA_DIR": str(settings.DATA_DIR),
         "PRIVATE_STORAGE_DIR": str(settings.PRIVATE_STORAGE_DIR),
+        "CACHE_URL": f"filecache://{shared_cache_dir()}",
         **(extra_env or {}),
     }
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process

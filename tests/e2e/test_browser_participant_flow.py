@@ -69,6 +69,7 @@ def flow(page, base_url: str) -> None:
 
     page.goto(f"{base_url}/accounts/signup/")
     page.fill("#id_username", "newcomer")
+    page.fill("#id_email", "newcomer@example.org")
     page.fill("#id_password1", "a-long-passphrase-2026")
     page.fill("#id_password2", "a-long-passphrase-2026")
     page.locator("main form button[type=submit], form.form button[type=submit]").first.click()

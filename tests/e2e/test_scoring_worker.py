@@ -52,6 +52,11 @@ class ScoringWorkerEndToEndTests(TransactionTestCase):
 
     def test_an_uploaded_csv_is_scored_by_the_worker_and_ranked(self):
         alice, bob = self.api(self.alice), self.api(self.bob)
+        # Read (and so cache) the empty board first: the worker's scores must replace it.
+        url = f"/api/v1/benchmarks/{self.benchmark.slug}/leaderboard/"
+        self.assertEqual(APIClient().get(url).json()["rows"], [])
+        page = self.client.get(f"/b/{self.benchmark.slug}/leaderboard/")
+        self.assertContains(page, "No scored submissions")
         # alice: 4 of 20 hidden rows wrong; bob: all right.
         wrong = [r["id"] for r in self.rows if r["id"].startswith("test-")][:4]
         alice_id = self.submit(alice, prediction_csv(self.rows, wrong=set(wrong)), "alice-run")
@@ -81,13 +86,16 @@ class ScoringWorkerEndToEndTests(TransactionTestCase):
             {("dev", 1.0), ("test", 0.8)},
         )
 
-        board = APIClient().get(f"/api/v1/benchmarks/{self.benchmark.slug}/leaderboard/").json()
+        board = APIClient().get(url).json()
         self.assertEqual(board["split"], "test")
         self.assertEqual(
             [(r["rank"], r["participant"]) for r in board["rows"]], [(1, "bob"), (2, "alice")]
         )
         for body in (status, board):
             assert_no_hidden_labels(self, body, hidden_pairs(self.benchmark))
+        page = self.client.get(f"/b/{self.benchmark.slug}/leaderboard/")
+        self.assertContains(page, "bob-run")
+        self.assertContains(page, "alice-run")
 
     def test_a_worker_side_failure_fails_one_submission_and_the_worker_carries_on(self):
         alice = self.api(self.alice)

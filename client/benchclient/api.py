@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -11,18 +12,40 @@ from urllib.parse import quote, urlencode
 from urllib.request import OpenerDirector, Request, build_opener
 
 from benchclient import __version__
+from benchclient.config import DEFAULT_URL
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 FINAL_STATES = frozenset({"scored", "failed", "cancelled"})
+TOKENS_PAGE = "/accounts/tokens/"
+
+__all__ = ["DEFAULT_URL", "FINAL_STATES", "TOKENS_PAGE", "ApiError", "Client"]
 
 
 class ApiError(Exception):
-    """A request the platform refused (its `errors` messages) or could not be made."""
+    """A request the platform refused (its `errors` messages) or could not be made.
 
-    def __init__(self, messages: list[str], status: int | None = None):
+    `status` is the HTTP status (None when no answer came); `retry_after` the seconds a 429 or
+    503 asks to wait, where it says."""
+
+    def __init__(
+        self,
+        messages: list[str],
+        status: int | None = None,
+        *,
+        retry_after: float | None = None,
+    ):
         self.messages = list(messages) or ["Unknown error."]
         self.status = status
+        self.retry_after = retry_after
         super().__init__("; ".join(self.messages))
+
+
+def retry_after(exc: HTTPError) -> float | None:
+    """The `Retry-After` seconds of an answer, where it gives them as a number."""
+    value = (exc.headers or {}).get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare enough to wait the usual interval instead
 
 
 def encode_multipart(
@@ -79,12 +102,16 @@ class Client:
         self.opener = opener or build_opener()
         self.timeout = timeout
 
+    @property
+    def tokens_page(self) -> str:
+        return self.url + TOKENS_PAGE
+
     def require_token(self) -> None:
         if not self.token:
             raise ApiError(
                 [
-                    "This needs an API token: pass --token or set BENCH_TOKEN (the platform's "
-                    "operators create one with `python manage.py create_api_token USERNAME`)."
+                    "This needs an API token: run `bench login` (create a token on "
+                    f"{self.tokens_page}), or pass --token or set BENCH_TOKEN."
                 ]
             )
 
@@ -115,11 +142,22 @@ class Client:
                 data = response.read()
                 answer_headers = dict(getattr(response, "headers", None) or {})
         except HTTPError as exc:
-            raise ApiError(error_messages(exc), status=exc.code) from None
+            raise ApiError(
+                error_messages(exc), status=exc.code, retry_after=retry_after(exc)
+            ) from None
         except URLError as exc:
-            raise ApiError([f"Cannot reach {self.url}: {exc.reason}."]) from None
+            reason = exc.reason
+            if isinstance(reason, TimeoutError):
+                reason = f"no answer within {self.timeout:.0f} s"
+            raise ApiError([f"Cannot reach {self.url}: {reason}."]) from None
         except TimeoutError:
             raise ApiError([f"{self.url} did not answer within {self.timeout:.0f} s."]) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # Raised while reading the answer rather than connecting (a server that closed the
+            # connection, an answer cut short): urllib passes these on unwrapped.
+            raise ApiError(
+                [f"The connection to {self.url} failed: {exc or type(exc).__name__}."]
+            ) from None
         return url, data, answer_headers
 
     def request(
@@ -197,9 +235,30 @@ class Client:
         )
         return self.request("POST", path, body=body, content_type=content_type)
 
+    def benchmarks(self) -> list[dict]:
+        return self.request("GET", "/api/v1/benchmarks/")
+
+    def benchmark(self, benchmark: str) -> dict:
+        return self.request("GET", f"/api/v1/benchmarks/{quote(benchmark, safe='')}/")
+
+    def own_submissions(self, *, benchmark: str | None = None) -> dict:
+        """The first page of the caller's own submissions (a request that needs a valid
+        token, which is why `bench login` makes it)."""
+        self.require_token()
+        return self.request("GET", "/api/v1/submissions/", query={"benchmark": benchmark})
+
     def submission(self, submission_id: int) -> dict:
         self.require_token()
         return self.request("GET", f"/api/v1/submissions/{submission_id}/")
+
+    def breakdown(
+        self, submission_id: int, *, task: str | None = None, split: str | None = None
+    ) -> dict:
+        return self.request(
+            "GET",
+            f"/api/v1/submissions/{submission_id}/breakdown/",
+            query={"task": task, "split": split},
+        )
 
     def cancel(self, submission_id: int) -> dict:
         self.require_token()

@@ -3,144 +3,15 @@ prints, and how it reports the platform's errors."""
 
 from __future__ import annotations
 
-import contextlib
-import email.parser
-import email.policy
-import io
-import json
+import http.client
 import os
-import tempfile
 from unittest import mock
-from urllib.error import HTTPError, URLError
+from urllib.error import URLError
 
 from benchclient.api import encode_multipart
-from benchclient.cli import main
 from django.test import SimpleTestCase
 
-
-class FakeResponse(io.BytesIO):
-    def __init__(self, data: bytes, headers: dict[str, str]):
-        super().__init__(data)
-        self.headers = headers
-
-
-class FakeOpener:
-    """Answers requests in order with (status, JSON body[, headers]) or raises given
-    exceptions."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests = []
-
-    def open(self, request, timeout=None):
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        status, body, *headers = answer
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        if status >= 400:
-            raise HTTPError(request.full_url, status, "Refused", {}, io.BytesIO(data))
-        return FakeResponse(data, headers[0] if headers else {})
-
-
-def multipart_fields(request) -> dict:
-    """{name: (filename, bytes)} of a multipart request, parsed back."""
-    head = f"Content-Type: {request.get_header('Content-type')}\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.data)
-    return {
-        part.get_param("name", header="content-disposition"): (
-            part.get_filename(),
-            part.get_payload(decode=True),
-        )
-        for part in message.iter_parts()
-    }
-
-
-DETAIL = {
-    "id": 12,
-    "url": "/api/v1/submissions/12/",
-    "benchmark": "sentiment",
-    "task": None,
-    "kind": "predictions",
-    "name": "first try",
-    "status": "scored",
-    "progress": 1.0,
-    "error": None,
-    "created_at": "2026-01-02T03:04:05Z",
-    "started_at": None,
-    "finished_at": "2026-01-02T03:04:09Z",
-    "evaluations": [
-        {
-            "task": "sst",
-            "split": "dev",
-            "role": "public",
-            "withheld": False,
-            "metrics": {"accuracy": {"value": 0.7, "ci": [0.64, 0.76]}},
-        },
-        {"task": "sst", "split": "test", "role": "hidden", "withheld": True, "metrics": None},
-    ],
-}
-
-BOARD = {
-    "benchmark": "sentiment",
-    "task": "sst",
-    "split": "test",
-    "sort": "accuracy",
-    "columns": ["accuracy", "f1_macro"],
-    "rows": [
-        {
-            "rank": 1,
-            "submission": 7,
-            "participant": "bob",
-            "name": "big model",
-            "kind": "predictions",
-            "is_baseline": False,
-            "created_at": "2026-01-01T00:00:00Z",
-            "metrics": {"accuracy": {"value": 0.9, "ci": None}, "f1_macro": {"value": 0.85}},
-        },
-        {
-            "rank": 1,
-            "submission": 3,
-            "participant": "author",
-            "name": "majority",
-            "kind": "predictions",
-            "is_baseline": True,
-            "created_at": "2026-01-01T00:00:00Z",
-            "metrics": {"accuracy": {"value": 0.9, "ci": None}},
-        },
-        {
-            "rank": None,
-            "submission": 9,
-            "participant": "alice",
-            "name": "broken",
-            "kind": "predictions",
-            "is_baseline": False,
-            "created_at": "2026-01-01T00:00:00Z",
-            "metrics": {"accuracy": {"value": None, "ci": None}},
-        },
-    ],
-    "next": None,
-}
-
-
-class ClientTestCase(SimpleTestCase):
-    def setUp(self):
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
-        patcher = mock.patch.dict(os.environ, environ, clear=True)
-        patcher.start()
-        self.addCleanup(patcher.stop)
-        self.prediction_file = tempfile.NamedTemporaryFile(suffix=".csv")  # noqa: SIM115
-        self.prediction_file.write(b"id,prediction\ntest-000,pos\n")
-        self.prediction_file.flush()
-        self.addCleanup(self.prediction_file.close)
-
-    def bench(self, *argv, answers=()) -> tuple[int, str, str, FakeOpener]:
-        opener = FakeOpener(*answers)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = main(list(argv), opener=opener, out=out)
-        return code, out.getvalue(), err.getvalue(), opener
+from tests.client.fakes import BOARD, DETAIL, ClientTestCase, multipart_fields
 
 
 class SubmitCommandTests(ClientTestCase):
@@ -210,8 +81,11 @@ class SubmitCommandTests(ClientTestCase):
     def test_it_needs_a_token_and_says_how_to_get_one(self):
         code, _, err, opener = self.bench("submit", "sentiment", self.prediction_file.name)
         self.assertEqual(code, 1)
-        self.assertIn("BENCH_TOKEN", err)
-        self.assertIn("create_api_token", err)
+        self.assertEqual(
+            err,
+            "error: This needs an API token: run `bench login` (create a token on "
+            "http://127.0.0.1:8000/accounts/tokens/), or pass --token or set BENCH_TOKEN.\n",
+        )
         self.assertEqual(opener.requests, [])
 
     def test_it_says_when_the_file_cannot_be_read(self):
@@ -238,8 +112,8 @@ class SubmitCommandTests(ClientTestCase):
     def test_wait_polls_until_the_submission_is_scored(self):
         created = {"id": 12, "status": "queued", "url": "/api/v1/submissions/12/"}
         running = {**DETAIL, "status": "running", "progress": 0.5, "evaluations": []}
-        with mock.patch("benchclient.cli.time.sleep") as sleep:
-            code, out, _, opener = self.bench(
+        with mock.patch("benchclient.progress.time.sleep") as sleep:
+            code, out, err, opener = self.bench(
                 "--token",
                 "k",
                 "submit",
@@ -251,8 +125,9 @@ class SubmitCommandTests(ClientTestCase):
         self.assertEqual(code, 0)
         self.assertEqual(sleep.call_count, 2)
         self.assertEqual(len(opener.requests), 4)
-        self.assertEqual(out.count("#12: running (50%)"), 1)
-        self.assertIn("#12: scored (100%)", out)
+        # Progress goes to stderr, a line per change; the result to stdout.
+        self.assertEqual(err, "#12: running (50%)\n#12: scored (100%)\n")
+        self.assertIn("Submitted #12 (queued)", out)
         self.assertIn("0.7000 [0.6400, 0.7600]", out)
 
     def test_wait_exits_1_with_the_error_of_a_failed_submission(self):
@@ -321,6 +196,128 @@ class StatusCommandTests(ClientTestCase):
         self.assertIn("Status:   cancelled", out)
 
 
+class ErrorReportingTests(ClientTestCase):
+    """Expected failures end with `error:` lines on stderr and status 1, never a traceback."""
+
+    def test_a_refused_token_says_where_it_came_from_and_how_to_get_a_new_one(self):
+        os.environ["BENCH_TOKEN"] = "old"
+        refused = {"errors": ["Invalid token: it does not exist or was revoked."]}
+        code, out, err, _ = self.bench("status", "12", answers=[(401, refused)])
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(
+            err,
+            "error: Invalid token: it does not exist or was revoked. (the token from "
+            "BENCH_TOKEN was refused; `bench login` saves a new one from "
+            "http://127.0.0.1:8000/accounts/tokens/)\n",
+        )
+
+    def test_a_forbidden_submission_prints_the_platforms_message(self):
+        refused = {"errors": ["This benchmark is closed to submissions."]}
+        code, _, err, _ = self.bench(
+            "--token", "k", "submit", "sentiment", self.prediction_file.name,
+            answers=[(403, refused)],
+        )  # fmt: skip
+        self.assertEqual((code, err), (1, "error: This benchmark is closed to submissions.\n"))
+
+    def test_a_rate_limit_prints_the_platforms_message(self):
+        throttled = {"errors": ["Request was throttled. Expected available in 12 seconds."]}
+        code, _, err, _ = self.bench(
+            "leaderboard", "sentiment", answers=[(429, throttled, {"Retry-After": "12"})]
+        )
+        self.assertEqual(code, 1)
+        self.assertEqual(err, "error: Request was throttled. Expected available in 12 seconds.\n")
+
+    def test_a_refused_connection_is_one_line(self):
+        code, _, err, _ = self.bench(
+            "--url", "http://127.0.0.1:9", "benchmarks",
+            answers=[URLError(ConnectionRefusedError(111, "Connection refused"))],
+        )  # fmt: skip
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            err, "error: Cannot reach http://127.0.0.1:9: [Errno 111] Connection refused.\n"
+        )
+
+    def test_a_connection_closed_before_the_answer_is_one_line(self):
+        closed = http.client.RemoteDisconnected("Remote end closed connection without response")
+        code, _, err, _ = self.bench("benchmarks", answers=[closed])
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            err,
+            "error: The connection to http://127.0.0.1:8000 failed: Remote end closed "
+            "connection without response.\n",
+        )
+
+    def test_ctrl_c_exits_130_without_a_traceback(self):
+        code, _, err, _ = self.bench("benchmarks", answers=[KeyboardInterrupt()])
+        self.assertEqual((code, err), (130, "Interrupted.\n"))
+
+
+BREAKDOWN = {
+    "task": "sst",
+    "split": "test",
+    "role": "hidden",
+    "primary": "accuracy",
+    "overall": {"accuracy": {"value": 0.7, "ci": [0.64, 0.76]}, "f1_macro": {"value": 0.65}},
+    "slices": [
+        {
+            "slice": "topic",
+            "cell": "billing",
+            "n": 42,
+            "metrics": {"accuracy": {"value": 0.5, "ci": None}},
+            "suppressed": False,
+            "gap": -0.2,
+        },
+        {
+            "slice": "topic",
+            "cell": "refunds",
+            "n": None,
+            "metrics": None,
+            "suppressed": True,
+            "gap": None,
+        },
+    ],
+    "confusion": {"labels": ["neg", "pos"], "matrix": [[10, 2], [3, 5]]},
+}
+
+
+class BreakdownCommandTests(ClientTestCase):
+    def test_it_prints_the_overall_scores_the_cells_and_the_confusion_matrix(self):
+        code, out, _, opener = self.bench(
+            "--token", "k", "breakdown", "12", "--split", "test", answers=[(200, BREAKDOWN)]
+        )
+        self.assertEqual(code, 0)
+        self.assertEqual(
+            opener.requests[0].full_url,
+            "http://127.0.0.1:8000/api/v1/submissions/12/breakdown/?split=test",
+        )
+        self.assertEqual(opener.requests[0].get_header("Authorization"), "Token k")
+        self.assertEqual(
+            out,
+            "Submission #12: task sst, split test (hidden)\n"
+            "  accuracy:           0.7000 [0.6400, 0.7600]\n"
+            "  f1_macro:           0.6500\n"
+            "\n"
+            "SLICE  CELL     N   accuracy                                              "
+            "GAP (accuracy)\n"
+            "-----  -------  --  ----------------------------------------------------  "
+            "--------------\n"
+            "topic  billing  42  0.5000                                                -0.2000\n"
+            "topic  refunds  -   (suppressed: too few rows to show on a hidden split)\n"
+            "\n"
+            "Confusion matrix (rows: gold label, columns: predicted label):\n"
+            "GOLD  neg  pos\n"
+            "----  ---  ---\n"
+            "neg   10   2\n"
+            "pos   3    5\n",
+        )
+
+    def test_withheld_scores_say_so(self):
+        withheld = {**BREAKDOWN, "overall": None, "slices": [], "confusion": None}
+        code, out, _, _ = self.bench("breakdown", "12", answers=[(200, withheld)])
+        self.assertEqual(code, 0)
+        self.assertIn("No scores to break down (withheld, or not scored yet).", out)
+
+
 class LeaderboardCommandTests(ClientTestCase):
     def test_it_prints_ranks_ties_baselines_and_missing_values(self):
         code, out, _, opener = self.bench("leaderboard", "sentiment", answers=[(200, BOARD)])
@@ -372,97 +369,6 @@ class LeaderboardCommandTests(ClientTestCase):
         code, _, err, _ = self.bench("leaderboard", "sentiment", answers=[(403, refused)])
         self.assertEqual(code, 1)
         self.assertIn("revealed when the benchmark closes", err)
-
-
-class DownloadCommandTests(ClientTestCase):
-    CSV = b'"id","text","label"\n"train-000","good","pos"\n'
-
-    def setUp(self):
-        super().setUp()
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.folder = folder.name
-
-    def work_in_folder(self):
-        self.addCleanup(os.chdir, os.getcwd())
-        os.chdir(self.folder)
-
-    def test_it_writes_the_split_to_the_given_file(self):
-        path = os.path.join(self.folder, "train.csv")
-        code, out, err, opener = self.bench(
-            "--token",
-            "k",
-            "download",
-            "sentiment",
-            "sst",
-            "train",
-            "-o",
-            path,
-            answers=[(200, self.CSV)],
-        )
-        self.assertEqual((code, err), (0, ""))
-        (request,) = opener.requests
-        self.assertEqual(request.get_method(), "GET")
-        self.assertEqual(
-            request.full_url,
-            "http://127.0.0.1:8000/api/v1/benchmarks/sentiment/tasks/sst/splits/train/inputs"
-            "?format=csv",
-        )
-        self.assertEqual(request.get_header("Authorization"), "Token k")
-        with open(path, "rb") as f:
-            self.assertEqual(f.read(), self.CSV)
-        self.assertEqual(out, f"Wrote {path} ({len(self.CSV)} bytes).\n")
-
-    def test_it_asks_for_the_format_and_takes_the_name_the_platform_suggests(self):
-        headers = {
-            "Content-Disposition": 'attachment; filename="sentiment-sst-test-inputs.parquet"'
-        }
-        self.work_in_folder()
-        code, out, _, opener = self.bench(
-            "download",
-            "sentiment",
-            "sst",
-            "test",
-            "--format",
-            "parquet",
-            answers=[(200, b"PAR1", headers)],
-        )
-        self.assertEqual(code, 0)
-        self.assertTrue(opener.requests[0].full_url.endswith("/splits/test/inputs?format=parquet"))
-        with open(os.path.join(self.folder, "sentiment-sst-test-inputs.parquet"), "rb") as f:
-            self.assertEqual(f.read(), b"PAR1")
-        self.assertIn("Wrote sentiment-sst-test-inputs.parquet (4 bytes).", out)
-
-    def test_a_suggested_name_cannot_leave_the_folder(self):
-        headers = {"Content-Disposition": 'attachment; filename="../../etc/.profile"'}
-        self.work_in_folder()
-        code, _, _, _ = self.bench(
-            "download", "sentiment", "sst", "dev", answers=[(200, b"x", headers)]
-        )
-        self.assertEqual(code, 0)
-        self.assertEqual(os.listdir(self.folder), ["profile"])
-
-    def test_a_refused_download_prints_the_platforms_message_and_writes_nothing(self):
-        refused = {"errors": ["The inputs of split 'test' are not downloadable."]}
-        path = os.path.join(self.folder, "test.csv")
-        code, out, err, _ = self.bench(
-            "download", "sentiment", "sst", "test", "-o", path, answers=[(404, refused)]
-        )
-        self.assertEqual((code, out), (1, ""))
-        self.assertEqual(err, "error: The inputs of split 'test' are not downloadable.\n")
-        self.assertFalse(os.path.exists(path))
-
-    def test_an_unwritable_file_is_reported(self):
-        path = os.path.join(self.folder, "no-such-folder", "x.csv")
-        code, _, err, _ = self.bench(
-            "download", "sentiment", "sst", "train", "-o", path, answers=[(200, self.CSV)]
-        )
-        self.assertEqual(code, 1)
-        self.assertIn(f"Cannot write {path}", err)
-
-    def test_only_known_formats_are_asked_for(self):
-        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
-            main(["download", "sentiment", "sst", "train", "--format", "xlsx"])
 
 
 class MultipartEncodingTests(SimpleTestCase):

@@ -1,6 +1,7 @@
-"""`bench` end to end against a real server (LiveServerTestCase): download, submit, status,
-leaderboard.
-Scoring is not run: publishing to the broker is replaced, so the submission stays queued."""
+"""`bench` end to end against a real server (LiveServerTestCase): login, download, submit,
+status, breakdown, leaderboard.
+Scoring is not run: publishing to the broker is replaced, so the submission stays queued
+(tests/e2e/test_cli_live.py runs the installed command against a real worker)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -17,6 +19,7 @@ from benchclient.cli import main
 from django.test import LiveServerTestCase
 from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from submissions.models import Submission
 from tests.base import gold_rows, make_benchmark, make_scored_submission, make_user, prediction_csv
 
@@ -33,11 +36,20 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         folder = tempfile.TemporaryDirectory()
         self.addCleanup(folder.cleanup)
         self.folder = Path(folder.name)
+        # A config folder of the test's own, and no BENCH_ variables.
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+        environ["XDG_CONFIG_HOME"] = str(self.folder / "config")
+        patcher = mock.patch.dict(os.environ, environ, clear=True)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
     def bench(self, *argv) -> tuple[int, str, str]:
+        return self.bench_as_configured("--url", self.live_server_url, "--token", self.token, *argv)
+
+    def bench_as_configured(self, *argv) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err):
-            code = main(["--url", self.live_server_url, "--token", self.token, *argv], out=out)
+            code = main(list(argv), out=out)
         return code, out.getvalue(), err.getvalue()
 
     def write(self, name: str, content: bytes) -> str:
@@ -101,3 +113,43 @@ class BenchAgainstALiveServerTests(LiveServerTestCase):
         self.assertEqual(code, 0)
         first = test.read_text().splitlines()[0]
         self.assertEqual(list(json.loads(first)), ["id", "text"])
+
+    def test_login_checks_a_named_token_and_later_commands_use_it(self):
+        _, key = api_token_create(user=self.alice, name="laptop")
+        code, out, err = self.bench_as_configured(
+            "--url", self.live_server_url, "login", "--token", key
+        )
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn(f"Logged in to {self.live_server_url}", out)
+
+        path = self.write("predictions.csv", prediction_csv(gold_rows(self.benchmark)))
+        code, out, err = self.bench_as_configured("submit", "sentiment", path)
+        self.assertEqual((code, err), (0, ""))
+        submission_id = int(re.search(r"Submitted #(\d+)", out).group(1))
+        self.assertEqual(Submission.objects.get(pk=submission_id).participant, self.alice)
+
+    def test_a_wrong_token_is_refused_at_login_and_not_saved(self):
+        code, out, err = self.bench_as_configured(
+            "--url", self.live_server_url, "login", "--token", "bench_nope"
+        )
+        self.assertEqual((code, out), (1, ""))
+        self.assertTrue(err.startswith(f"error: {self.live_server_url} refused this token: "))
+        self.assertEqual(err.count("\n"), 1)
+        self.assertFalse((self.folder / "config").exists())
+
+    def test_benchmarks_and_a_download_of_every_split(self):
+        code, out, _ = self.bench("benchmarks")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"\nsentiment\s+.*\s+sst\s+open\n")
+
+        code, out, err = self.bench("download", "sentiment", "--out", str(self.folder / "data"))
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out.count("Wrote "), 2)
+        self.assertEqual(len(list((self.folder / "data").iterdir())), 2)
+
+    def test_breakdown_of_a_scored_submission(self):
+        scored = make_scored_submission(self.benchmark, self.alice, {"dev": {"accuracy": 0.5}})
+        code, out, err = self.bench("breakdown", str(scored.pk))
+        self.assertEqual((code, err), (0, ""))
+        self.assertTrue(out.startswith(f"Submission #{scored.pk}: task sst, split dev (public)\n"))
+        self.assertIn("accuracy:           0.5000", out)

@@ -1,7 +1,11 @@
-"""Who may see or change what. Views and API endpoints fetch objects only through these."""
+"""Who may see or change what. Views and API endpoints fetch objects only through these.
+
+`can_maintain` decides what may be changed, `can_review` what may be seen as an insider
+(docs/architecture.md, "Who sees a submission")."""
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import Http404
 
 from benchmarks.models import Benchmark, Split, Task
@@ -15,10 +19,23 @@ def can_maintain(user, benchmark: Benchmark) -> bool:
     return user.is_superuser or benchmark.maintainers.filter(pk=user.pk).exists()
 
 
+def can_review(user, benchmark: Benchmark) -> bool:
+    """Whether `user` sees the benchmark as its maintainers do (every submission with its
+    errors, boards before they are revealed): its maintainers, platform operators and its
+    reviewers. Reviewers change nothing: whatever changes something asks `can_maintain`."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    # One query, like can_maintain's: boards pin their query count.
+    insiders = Q(maintainers=user) | Q(reviewers=user)
+    return Benchmark.objects.filter(insiders, pk=benchmark.pk).exists()
+
+
 def can_view(user, benchmark: Benchmark) -> bool:
     if benchmark.visibility != Benchmark.Visibility.PRIVATE:
         return True
-    return can_maintain(user, benchmark)
+    return can_review(user, benchmark)
 
 
 def get_benchmark_for(user, slug: str) -> Benchmark:

@@ -13,14 +13,14 @@ slug_validator = RegexValidator(r"^[a-z0-9-]+$", "Use lowercase letters, digits 
 
 class BenchmarkQuerySet(models.QuerySet):
     def visible_to(self, user) -> BenchmarkQuerySet:
-        """Benchmarks a user may see in lists: public ones, plus those they maintain (staff: all).
-        Unlisted benchmarks are reachable by URL but not listed. Authors are staff (for the
-        admin), so only superusers see everything."""
+        """Benchmarks a user may see in lists: public ones, plus those they maintain or review
+        (superusers: all). Unlisted benchmarks are reachable by URL but not listed. Authors are
+        staff (for the admin), so only superusers see everything."""
         if user.is_authenticated and user.is_superuser:
             return self.all()
         listed = Q(visibility=Benchmark.Visibility.PUBLIC)
         if user.is_authenticated:
-            listed |= Q(maintainers=user)
+            listed |= Q(maintainers=user) | Q(reviewers=user)
         return self.filter(listed).distinct()
 
     def maintained_by(self, user) -> BenchmarkQuerySet:
@@ -33,7 +33,7 @@ class Benchmark(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public"
         UNLISTED = "unlisted", "Unlisted (reachable by link)"
-        PRIVATE = "private", "Private (maintainers only)"
+        PRIVATE = "private", "Private (maintainers and reviewers only)"
 
     slug = models.SlugField(
         unique=True,
@@ -50,13 +50,21 @@ class Benchmark(models.Model):
         max_length=10,
         choices=Visibility.choices,
         default=Visibility.PUBLIC,
-        help_text="Public: listed. Unlisted: reachable by link. Private: maintainers only.",
+        help_text="Public: listed. Unlisted: reachable by link. "
+        "Private: maintainers and reviewers only.",
     )
     maintainers = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="maintained_benchmarks",
         help_text="Authors who may edit this benchmark and see every submission to it.",
+    )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="reviewed_benchmarks",
+        help_text="Read-only: they see what maintainers see (every submission, its errors, "
+        "boards before they are revealed) but change nothing.",
     )
     # Submission policy (`submission_policy` in a bundle, docs/formats.md).
     accepted_kinds = models.JSONField(

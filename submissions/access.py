@@ -1,22 +1,24 @@
-"""Access to submissions: the owner, the benchmark's maintainers and staff see every submission
-of theirs; anyone who can see a benchmark sees the result page of a submission shown on its
-boards (scored, not hidden, disqualified or kept private by its owner). Everyone else gets a
-404, so that ids cannot be probed."""
+"""Access to submissions: the owner, the benchmark's maintainers, reviewers and platform
+operators see every submission of theirs; anyone who can see a benchmark sees the result page
+of a submission shown on its boards (scored, not hidden, disqualified or kept private by its
+owner). Everyone else gets a 404, so that ids cannot be probed. Acting on a submission is its
+owner's alone (`get_own_submission_for`): a reviewer who sees it gets a 403."""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from benchmarks.access import can_maintain, can_view
+from benchmarks.access import can_review, can_view
 from submissions.models import Submission
 
 
 def can_see_submission(user, submission: Submission) -> bool:
-    """Whether `user` may see the submission's status page: its owner and maintainers."""
+    """Whether `user` may see the submission's status page: its owner, and the benchmark's
+    maintainers and reviewers (`can_review`)."""
     if not user.is_authenticated:
         return False
-    return submission.participant_id == user.pk or can_maintain(user, submission.benchmark)
+    return submission.participant_id == user.pk or can_review(user, submission.benchmark)
 
 
 def is_on_boards(submission: Submission) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from django.utils.http import urlencode
 
-from benchmarks.access import can_maintain
+from benchmarks.access import can_review
 from benchmarks.models import Benchmark, Split, Task
 from scoring.tasktypes import key_scales, lower_is_better
 from submissions.leaderboards import default_split, metric_columns
@@ -206,7 +206,7 @@ def aggregate_for(user, benchmark: Benchmark, params, *, allowed: tuple[str, ...
         task.benchmark = benchmark
     defaults = default_weights(benchmark, tasks)
     weights = parse_weights(params, defaults, allowed)
-    maintainer = can_maintain(user, benchmark)
+    maintainer = can_review(user, benchmark)  # maintainers and reviewers
     board = AggregateBoard(
         benchmark=benchmark,
         components=[],

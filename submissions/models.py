@@ -144,6 +144,11 @@ class Submission(models.Model):
     is_disqualified = models.BooleanField(
         default=False, help_text="Left off leaderboards; the participant sees why."
     )
+    moderation_reason = models.TextField(
+        blank=True,
+        help_text="Why it is hidden, disqualified or a baseline: shown to the participant (and "
+        "to the benchmark's maintainers and reviewers), never to anyone else.",
+    )
     # Set by the participant: a private submission is left off public boards and its result
     # page is seen by its owner, the benchmark's maintainers and staff only.
     is_private = models.BooleanField(

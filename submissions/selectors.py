@@ -2,7 +2,7 @@
 
 What of a submission's evaluations a viewer may see:
 - values on a hidden split revealed only after close are withheld from everyone but maintainers
-  until the benchmark closes;
+  and reviewers (`can_review`) until the benchmark closes;
 - slice cells of hidden splits are suppressed where published cells and the overall score could
   be added and subtracted into a sum over fewer than MIN_SLICE_SIZE rows (docs/formats.md) —
   for maintainers too, since the same figures reach exports and screenshots.
@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.http import Http404
 from django.utils.http import urlencode
 
-from benchmarks.access import can_maintain
+from benchmarks.access import can_review
 from benchmarks.models import Benchmark, Split, Task
 from scoring.autoslices import automatic_columns, automatic_specs
 from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
@@ -207,7 +207,7 @@ def shown_evaluation(evaluation: Evaluation, *, withheld: bool = False) -> dict:
 
 
 def visible_evaluations(user, submission: Submission) -> list[dict]:
-    maintainer = can_maintain(user, submission.benchmark)
+    maintainer = can_review(user, submission.benchmark)
     evaluations = submission.evaluations.select_related("task", "split", "task__benchmark")
     return [
         shown_evaluation(e, withheld=not maintainer and not e.split.scores_visible())
@@ -331,7 +331,8 @@ class BoardView:
 
     @cached_property
     def is_maintainer(self) -> bool:
-        return can_maintain(self.user, self.benchmark)
+        """Sees the board as its maintainers do: maintainers and reviewers (`can_review`)."""
+        return can_review(self.user, self.benchmark)
 
     @cached_property
     def withheld(self) -> bool:

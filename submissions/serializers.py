@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from benchmarks.models import Benchmark, Task
+from submissions.access import can_see_submission
 from submissions.models import Submission
 from submissions.selectors import visible_evaluations, visible_provenance
 
@@ -204,6 +205,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     evaluations = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
+    moderation_reason = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -218,6 +220,7 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
             "description",
             "is_private",
             "is_baseline",
+            "moderation_reason",
             "status",
             "stage",
             "progress",
@@ -242,6 +245,13 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     def get_error(self, submission: Submission) -> str | None:
         return submission.error or None
 
+    def get_moderation_reason(self, submission: Submission) -> str | None:
+        """Why the authors hid, disqualified or marked it as a baseline: for its owner and the
+        benchmark's maintainers and reviewers only; null for anyone else."""
+        if not can_see_submission(self.context["request"].user, submission):
+            return None
+        return submission.moderation_reason
+
     def get_url(self, submission: Submission) -> str:
         return reverse("api-submission-detail", kwargs={"submission_id": submission.pk})
 
@@ -263,7 +273,7 @@ class SubmissionListSerializer(serializers.ModelSerializer):
         model = Submission
         fields = [
             "id", "url", "benchmark", "task", "kind", "name", "is_private", "status", "stage",
-            "progress", "created_at", "finished_at",
+            "progress", "created_at", "finished_at", "moderation_reason",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -3,9 +3,15 @@ limits are chosen when a job is published (submissions.pipeline.job_options), no
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from submissions import model_runs, pipeline, reaper
+from submissions.models import Submission
+from submissions.uploads import PredictionsRejected
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -27,6 +33,21 @@ def score_submission(submission_id: int) -> None:
 def run_model(submission_id: int) -> None:
     """A model submission's run stage, on the `gpu` queue; it publishes the scoring job."""
     model_runs.submission_run(submission_id=submission_id)
+
+
+@shared_task(acks_late=True)
+def rescore_submission(submission_id: int) -> None:
+    """Recompute a scored submission's evaluations from its stored file (the admin's action
+    "Re-run", as `manage.py rescore` does), published with the scoring queue's time limits. A
+    submission no longer scored is left alone; a file the checks now refuse keeps its scores."""
+    submission = Submission.objects.scored().select_related("benchmark", "task")
+    submission = submission.filter(pk=submission_id).first()
+    if submission is None:
+        return
+    try:
+        pipeline.submission_rescore(submission=submission)
+    except PredictionsRejected as exc:
+        logger.warning("Cannot rescore submission %s: %s", submission_id, "; ".join(exc.messages))
 
 
 # On its own queue (`maintenance`, see settings), so that a scoring backlog cannot delay it; a

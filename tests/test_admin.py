@@ -284,7 +284,10 @@ class SubmissionAdminTests(AdminTestCase):
         self.client.force_login(self.author)
         response = self.client.get(self.url(Submission, "change", self.mine.pk))
         form = response.context["adminform"].form
-        self.assertEqual(set(form.fields), {"is_baseline", "is_hidden", "is_disqualified"})
+        self.assertEqual(
+            set(form.fields),
+            {"is_baseline", "is_hidden", "is_disqualified", "moderation_reason"},
+        )
 
     def test_an_author_cannot_flag_another_authors_submission(self):
         self.client.force_login(self.author)

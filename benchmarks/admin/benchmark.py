@@ -61,7 +61,7 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
     list_filter = [PublicationFilter, "visibility"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["maintainers"]
+    autocomplete_fields = ["maintainers", "reviewers"]
     readonly_fields = ["publication", "created_at", "updated_at"]
     inlines = [TaskInline]
     actions = ["publish", "publish_unlisted", "export_bundle"]
@@ -72,7 +72,7 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
             {"fields": ["accepted_kinds", "max_per_day", "max_total", "opens_at", "closes_at"]},
         ),
         ("Model submissions", {"fields": ["allow_custom_code", "allow_pickle_weights"]}),
-        ("Authors", {"fields": ["maintainers", "aggregate_weights"]}),
+        ("Authors", {"fields": ["maintainers", "reviewers", "aggregate_weights"]}),
         ("Publication", {"fields": ["publication", "created_at", "updated_at"]}),
     ]
 
@@ -115,7 +115,7 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
         ]
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "maintainers":
+        if db_field.name in ("maintainers", "reviewers"):
             kwargs["widget"] = MaintainersWidget(
                 db_field, self.admin_site, using=kwargs.get("using")
             )

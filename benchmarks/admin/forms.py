@@ -102,6 +102,7 @@ class BenchmarkAdminForm(CheckedByBundleMixin, forms.ModelForm):
             "allow_custom_code",
             "allow_pickle_weights",
             "maintainers",
+            "reviewers",
             "aggregate_weights",
         ]
         widgets = {

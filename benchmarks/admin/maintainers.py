@@ -3,7 +3,7 @@ list of every account.
 
 Django's own autocomplete endpoint answers only users who may view the user admin, which
 authors may not (it would show them every account's e-mail address); this one answers whoever
-may add or change benchmarks, for this one field, with usernames only."""
+may add or change benchmarks, for these fields (maintainers, reviewers), with usernames only."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 
 URL_NAME = "benchmarks_benchmark_maintainers"
 FIELD = ("benchmarks", "benchmark", "maintainers")
+# The reviewers picker (read-only insiders) is the same search over usernames.
+FIELDS = {FIELD, ("benchmarks", "benchmark", "reviewers")}
 
 
 class MaintainersWidget(AutocompleteSelectMultiple):
@@ -24,7 +26,7 @@ class MaintainersSearchView(AutocompleteJsonView):
 
     def process_request(self, request):
         asked = tuple(request.GET.get(key) for key in ("app_label", "model_name", "field_name"))
-        if asked != FIELD:
+        if asked not in FIELDS:
             raise PermissionDenied
         return super().process_request(request)
 

@@ -61,9 +61,9 @@ def compare_task_split(benchmark: Benchmark, task: str | None, split: str | None
 
 
 def split_withheld(user, split: Split) -> bool:
-    from benchmarks.access import can_maintain
+    from benchmarks.access import can_review
 
-    return not split.scores_visible() and not can_maintain(user, split.task.benchmark)
+    return not split.scores_visible() and not can_review(user, split.task.benchmark)
 
 
 def compare_choices(user, task: Task, split: Split, chosen: list[Submission]) -> list[dict]:

@@ -50,6 +50,7 @@ class SubmissionDetailApiTests(PlatformTestCase):
                 "description": "",
                 "is_private": False,
                 "is_baseline": False,
+                "moderation_reason": "",
                 "status": "scored",
                 "stage": "score",
                 "progress": 1.0,

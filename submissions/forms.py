@@ -1,9 +1,21 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.validators import URLValidator
 
 from benchmarks.models import Benchmark
+from submissions.models import WEB_ADDRESS
+
+
+def _link(label: str, help_text: str) -> forms.URLField:
+    """An optional web address shown in the submission's board row."""
+    return forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label=label,
+        help_text=help_text,
+        validators=[WEB_ADDRESS],
+    )
 
 
 class _SubmissionDetailsForm(forms.Form):
@@ -22,22 +34,8 @@ class _SubmissionDetailsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional, in markdown: what you did, links to a paper, code or the model.",
     )
-    paper_url = forms.URLField(
-        required=False,
-        max_length=500,
-        assume_scheme="https",
-        label="Paper",
-        help_text="Optional: a link to the paper, shown in the board's row.",
-        validators=[URLValidator(schemes=["http", "https"])],
-    )
-    code_url = forms.URLField(
-        required=False,
-        max_length=500,
-        assume_scheme="https",
-        label="Code",
-        help_text="Optional: a link to the code.",
-        validators=[URLValidator(schemes=["http", "https"])],
-    )
+    paper_url = _link("Paper", "Optional: a link to the paper, shown in the board's row.")
+    code_url = _link("Code", "Optional: a link to the code.")
     private = forms.BooleanField(
         required=False,
         label="Keep private",

@@ -19,6 +19,10 @@ def run_output_upload_to(submission: Submission, filename: str) -> str:
     return f"runs/{submission.benchmark.slug}/{submission.pk}/{filename}"
 
 
+# A link a participant gives (paper, code): web addresses only, never `javascript:` and the like.
+WEB_ADDRESS = URLValidator(schemes=["http", "https"])
+
+
 class SubmissionQuerySet(models.QuerySet):
     def scored(self) -> SubmissionQuerySet:
         return self.filter(status=Submission.Status.SCORED)
@@ -134,12 +138,8 @@ class Submission(models.Model):
     # Set only by benchmark authors and staff (admin), never through the participant API.
     is_baseline = models.BooleanField(default=False, help_text="Listed as a baseline.")
     # The participant's links, shown in the board's rows (web addresses only).
-    paper_url = models.URLField(
-        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
-    )
-    code_url = models.URLField(
-        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
-    )
+    paper_url = models.URLField(max_length=500, blank=True, validators=[WEB_ADDRESS])
+    code_url = models.URLField(max_length=500, blank=True, validators=[WEB_ADDRESS])
     is_hidden = models.BooleanField(default=False, help_text="Left off leaderboards.")
     is_disqualified = models.BooleanField(
         default=False, help_text="Left off leaderboards; the participant sees why."

@@ -4,14 +4,13 @@ only through services (scoring, cancel, the admin)."""
 
 from __future__ import annotations
 
-from django.core.validators import URLValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from benchmarks.models import Benchmark, Task
 from submissions.access import can_see_submission
-from submissions.models import Submission
+from submissions.models import WEB_ADDRESS, Submission
 from submissions.selectors import visible_evaluations, visible_provenance
 
 # How metric values look in every answer (docs/formats.md), for the API's OpenAPI schema: keyed
@@ -40,6 +39,15 @@ class MetricsField(serializers.JSONField):
     """A JSON field holding metric values (METRICS_SCHEMA)."""
 
 
+LINK = {
+    "max_length": 500,
+    "required": False,
+    "allow_blank": True,
+    "default": "",
+    "validators": [WEB_ADDRESS],
+}
+
+
 class SubmissionDetailsSerializer(serializers.Serializer):
     """What every submission also says: a task of the benchmark (in `context["benchmark"]`),
     and the name and description shown with its scores."""
@@ -54,20 +62,8 @@ class SubmissionDetailsSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     # Links shown in the board's rows: web addresses only.
-    paper_url = serializers.URLField(
-        max_length=500,
-        required=False,
-        allow_blank=True,
-        default="",
-        validators=[URLValidator(schemes=["http", "https"])],
-    )
-    code_url = serializers.URLField(
-        max_length=500,
-        required=False,
-        allow_blank=True,
-        default="",
-        validators=[URLValidator(schemes=["http", "https"])],
-    )
+    paper_url = serializers.URLField(**LINK)
+    code_url = serializers.URLField(**LINK)
     private = serializers.BooleanField(required=False, default=False)
 
     def __init__(self, *args, **kwargs):

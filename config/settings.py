@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # Structured editors for the JSON fields authors edit in the admin (docs/authors.md).
     "django_jsonform",
+    # Pages that update themselves (a submission's status), with htmx from our own static files.
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.throttling.PostThrottleMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx
     # Last, as django-axes requires: it turns a locked-out login into its answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -164,6 +167,13 @@ if env.str("EMAIL_URL", default=""):
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a request waits for the server
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Benchmark platform <noreply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# The site's public address, for links in e-mails sent without a request to build them from (a
+# submission's result, from the worker): scheme and host (and port), nothing after them.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^/\s]+", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL={SITE_URL!r}: use the site's public address, e.g. https://bench.example.org."
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

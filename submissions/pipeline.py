@@ -31,6 +31,7 @@ from scoring.predictions import (
 from submissions import charts, selectors
 from submissions.board_entries import entries_refresh
 from submissions.models import Evaluation, Submission
+from submissions.notifications import result_email_send
 from submissions.significance import significance_refresh_for
 from submissions.uploads import (
     PredictionsRejected,
@@ -185,7 +186,7 @@ def submission_fail(
     rows = Submission.objects.filter(pk=submission_id).unfinished()
     if claim is not None:
         rows = rows.filter(status=Status.RUNNING, claims=claim)
-    return bool(
+    failed = bool(
         rows.update(
             status=Status.FAILED,
             error=message,
@@ -193,6 +194,9 @@ def submission_fail(
             finished_at=timezone.now(),
         )
     )
+    if failed:
+        transaction.on_commit(lambda: result_email_send(submission_id=submission_id))
+    return failed
 
 
 def submission_fail_internal(*, submission_id: int, claim: int, exc: Exception, doing: str):
@@ -242,6 +246,7 @@ def submission_record(
             # change to scored (rescoring replaces those of scored rows).
             Evaluation.objects.bulk_create(evaluations)
             entries_refresh([submission_id])
+            transaction.on_commit(lambda: result_email_send(submission_id=submission_id))
     return bool(finished)
 
 

@@ -5,6 +5,7 @@ from submissions import aggregate_views, task_type_views, views
 urlpatterns = [
     path("submissions/", views.my_submissions, name="my_submissions"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
+    path("submissions/<int:pk>/progress/", views.submission_progress, name="submission_progress"),
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
     path("submissions/<int:pk>/privacy/", views.submission_privacy, name="submission_privacy"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),

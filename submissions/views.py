@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import math
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
-from benchmarks.access import get_benchmark_for
+from benchmarks.access import can_view, get_benchmark_for
 from submissions import analysis, charts, exports, history, services
 from submissions.access import (
     can_see_submission,
@@ -23,7 +27,7 @@ from submissions.access import (
 )
 from submissions.board_entries import board_cached
 from submissions.forms import ModelSubmissionForm, SubmissionForm
-from submissions.models import Evaluation, Submission
+from submissions.models import BoardEntry, Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
     leaderboard_for,
@@ -106,6 +110,9 @@ def submission_detail(request, pk):
         ]
         for result in results:
             result.update(charts.charts_for(result))
+        ranks = _board_ranks(request.user, submission, results)
+        for result in results:
+            result["board_rank"] = ranks.get(result["evaluation"].split_id)
     context = {
         "submission": submission,
         "results": results,
@@ -121,6 +128,55 @@ def submission_detail(request, pk):
         ),
     }
     return render(request, "submissions/submission_detail.html", context)
+
+
+def _board_ranks(user, submission: Submission, results: list[dict]) -> dict[int, dict]:
+    """{split pk: {"rank", "submission_id"}}: where the submission's participant (a baseline:
+    the submission itself) stands on the default board of each split whose board `user` may
+    see (the benchmark visible to them, scores not withheld), ranked on the task's primary
+    metric, as the board ranks it: 1 + the entries with a strictly better value. One query;
+    none without such a board. A participant with no entry there (nothing of theirs on the
+    board) or no value has no rank."""
+    shown = [r for r in results if not r["withheld"]]
+    if not shown or not can_view(user, submission.benchmark):
+        return {}
+    boards = Q()
+    for result in shown:
+        boards |= Q(split_id=result["evaluation"].split_id, metric=result["primary"])
+    better = (
+        BoardEntry.objects.filter(
+            split=OuterRef("split"),
+            metric=OuterRef("metric"),
+            missing=False,
+            sort_value__lt=OuterRef("sort_value"),
+        )
+        .order_by()
+        .values("split")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    group = -submission.pk if submission.is_baseline else submission.participant_id
+    entries = (
+        BoardEntry.objects.filter(boards, group=group, missing=False)
+        .annotate(ahead=Subquery(better, output_field=IntegerField()))
+        .values_list("split_id", "submission_id", "ahead")
+    )
+    return {
+        split: {"rank": 1 + (ahead or 0), "submission_id": entry_submission}
+        for split, entry_submission, ahead in entries
+    }
+
+
+@never_cache
+@require_GET
+def submission_progress(request, pk):
+    """The live part of a submission's page (status, stage, place in the queue, progress, the
+    error), which the page polls while the submission is queued or running. Once final it
+    stops polling and has the page bring in the rest (results, actions) without a reload.
+    Seen by exactly those who see the page, and nothing the page would not show them."""
+    submission = get_result_for(request.user, pk)
+    context = {"submission": submission, "waiting": queue_wait(submission), "live": True}
+    return render(request, "submissions/submission_progress.html", context)
 
 
 @login_required
@@ -150,7 +206,22 @@ def submission_cancel(request, pk):
     return redirect("submission_detail", pk=submission.pk)
 
 
-@login_required
+def login_required_polled(view):
+    """`login_required` for a page that polls itself: a poll from a browser signed out since
+    (in another tab) reloads the page (HX-Refresh), which then asks to log in, instead of
+    getting the login page swapped into the polled part."""
+    checked = login_required(view)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.htmx and not request.user.is_authenticated:
+            return HttpResponseClientRefresh()
+        return checked(request, *args, **kwargs)
+
+    return wrapped
+
+
+@login_required_polled
 @require_GET
 def my_submissions(request):
     evaluations = Evaluation.objects.select_related("task", "split").order_by(
@@ -168,7 +239,15 @@ def my_submissions(request):
             # instead of two queries per evaluation.
             evaluation.task.benchmark = submission.benchmark
             evaluation.split.task = evaluation.task
-    return render(request, "submissions/my_submissions.html", {"page": page})
+    # While any submission on the page is queued or running, the table polls this view, which
+    # answers htmx with the table alone (the same queries).
+    context = {"page": page, "live": any(not submission.is_final for submission in page)}
+    if request.htmx:
+        response = render(request, "submissions/my_submissions_table.html", context)
+    else:
+        response = render(request, "submissions/my_submissions.html", context)
+    patch_vary_headers(response, ["HX-Request"])  # one address, two answers: cache them apart
+    return response
 
 
 @require_GET

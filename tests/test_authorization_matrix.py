@@ -165,6 +165,12 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
         "alice's, queued": {"GET": INSIDERS, "POST": NOT_ALLOWED},
         "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
     },
+    # The live part of that page, which it polls: exactly as the page.
+    "submission_progress": {
+        **each(SUBMISSIONS, EVERYONE, NOT_ALLOWED),
+        "alice's, queued": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+        "alice's on the private benchmark": {"GET": INSIDERS, "POST": NOT_ALLOWED},
+    },
     # Only the participant cancels or keeps private (a redirect to the page, which says whether
     # it worked); others who may see the submission get a 403.
     "submission_cancel": {
@@ -338,6 +344,7 @@ CASES = {
 }
 SUBMISSION_URLS = {
     "submission_detail": "pk",
+    "submission_progress": "pk",
     "submission_cancel": "pk",
     "submission_privacy": "pk",
     "api-submission-privacy": "submission_id",

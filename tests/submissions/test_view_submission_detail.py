@@ -179,10 +179,14 @@ class SubmissionDetailTests(PlatformTestCase):
         self.client.force_login(self.author)
         self.assertContains(self.client.get(self.url(self.scored)), "0.750")
 
-    def test_it_flags_a_disqualified_submission(self):
-        Submission.objects.filter(pk=self.scored.pk).update(is_disqualified=True)
+    def test_it_flags_a_disqualified_submission_with_the_authors_reason(self):
+        Submission.objects.filter(pk=self.scored.pk).update(
+            is_disqualified=True, moderation_reason="Trained on the test split."
+        )
         self.client.force_login(self.alice)
-        self.assertContains(self.client.get(self.url(self.scored)), "disqualified")
+        page = self.client.get(self.url(self.scored))
+        self.assertContains(page, "<strong>Disqualified</strong>: Trained on the test split.")
+        self.assertContains(page, "It is not on the leaderboard.")
 
     def test_it_shows_no_hidden_label(self):
         Evaluation.objects.filter(pk=self.evaluation("test").pk).update(

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from submissions import model_runs, pipeline, reaper
+from submissions import model_runs, pipeline, reaper, rescoring
 from submissions.models import Submission
 from submissions.uploads import PredictionsRejected
 
@@ -45,7 +45,7 @@ def rescore_submission(submission_id: int) -> None:
     if submission is None:
         return
     try:
-        pipeline.submission_rescore(submission=submission)
+        rescoring.submission_rescore(submission=submission)
     except PredictionsRejected as exc:
         logger.warning("Cannot rescore submission %s: %s", submission_id, "; ".join(exc.messages))
 

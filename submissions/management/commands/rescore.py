@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from submissions.models import Submission
-from submissions.pipeline import submission_rescore
+from submissions.rescoring import submission_rescore
 from submissions.uploads import PredictionsRejected
 
 

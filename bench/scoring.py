@@ -12,8 +12,9 @@
 
 Each benchmark also times score_split with and without the automatic slices
 (`automatic=False`), the median of `--repeats` runs each, alternating, and prints the ratio
-(target: at most 1.20): for the first submission on a split (its slices' cells measured) and
-for later ones (the cells kept with the split's table in the worker).
+(target: at most 1.20): for the first submission on a split (its slices' cells measured), for
+a worker that reads the cells the first scoring stored beside the split, and for later
+submissions (the cells kept with the split's table in the worker).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ import pyarrow.csv  # noqa: F401  (pa.csv.write_csv)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scoring.evaluation import score_split  # noqa: E402
+from scoring.evaluation import (  # noqa: E402
+    gold_partitions,
+    gold_partitions_seed,
+    partitions_dump,
+    partitions_load,
+    score_split,
+)
 from scoring.metrics import load  # noqa: E402
 from scoring.predictions import check_predictions, read_prediction_file  # noqa: E402
 
@@ -62,22 +69,45 @@ SETTINGS = {"repeats": 5}
 
 def automatic_overhead(spec: dict, gold: pa.Table, checked: pa.Table, resamples: int) -> None:
     """Median scoring time with and without the automatic slices, runs alternating so that
-    drift of the machine hits both alike. Twice: the first submission on a split (a new copy
-    of the gold table each run, so that its cells are measured every time) and a later one
-    (the worker keeps each split's table, and with it the cells, while it scores the split)."""
+    drift of the machine hits both alike. Three times: the first submission on a split (a new
+    copy of the gold table each run, so that its slices' cells are measured every time); a
+    submission in a worker that has not seen the split, its cells read from what the first
+    scoring stored beside the split (`submissions/split_cells.py`; the read is timed); and
+    later submissions in a worker that keeps the split's table, and the cells with it."""
     repeats = SETTINGS["repeats"]
-    for label, fresh in (("first submission on the split", True), ("later submissions", False)):
+
+    def copy() -> pa.Table:
+        return pa.Table.from_batches(gold.to_batches())
+
+    stored = {a: partitions_dump(gold_partitions(spec, copy(), automatic=a)) for a in (False, True)}
+    _, measure = timed(lambda: partitions_dump(gold_partitions(spec, copy(), automatic=True)))
+    print(
+        f"  the split's cells measured and stored once: {measure:.3f} s, "
+        f"{len(stored[True]) / 1e6:.1f} MB"
+    )
+
+    def run(automatic: bool, mode: str) -> float:
+        table = gold if mode == "kept" else copy()
+
+        def score():
+            if mode == "stored":
+                cells = partitions_load(stored[automatic])
+                gold_partitions_seed(spec, table, cells, automatic=automatic)
+            return score_split(spec, table, checked, resamples=resamples, automatic=automatic)
+
+        return timed(score)[1]
+
+    modes = (
+        ("first submission on a split (cells measured)", "fresh"),
+        ("a new worker (cells read from the split's store)", "stored"),
+        ("later submissions (cells kept with the table)", "kept"),
+    )
+    score_split(spec, gold, checked, resamples=resamples)  # the worker's steady state
+    for label, mode in modes:
         times: dict[bool, list[float]] = {False: [], True: []}
-        score_split(spec, gold, checked, resamples=resamples)  # the worker's steady state
         for _ in range(repeats):
             for automatic in (False, True):
-                table = pa.Table.from_batches(gold.to_batches()) if fresh else gold
-                _, seconds = timed(
-                    lambda a=automatic, t=table: score_split(
-                        spec, t, checked, resamples=resamples, automatic=a
-                    )
-                )
-                times[automatic].append(seconds)
+                times[automatic].append(run(automatic, mode))
         without, with_ = (float(np.median(times[a])) for a in (False, True))
         print(
             f"  automatic slices, {label}: median of {repeats}, {without:.3f} s without, "

@@ -229,7 +229,10 @@ MAX_SPLIT_COLUMNS = env.int("MAX_SPLIT_COLUMNS", default=50)
 MAX_BUNDLE_FILES = env.int("MAX_BUNDLE_FILES", default=10_000)
 # Called with benchmark= once a benchmark is published, or its data replaced while published:
 # the automatic baselines (docs/authors.md). Named here so that benchmarks imports no app above.
-BENCHMARK_PUBLISHED_HOOKS = ["submissions.baselines.benchmark_baselines_create"]
+BENCHMARK_PUBLISHED_HOOKS = [
+    "submissions.split_cells.benchmark_cells_store",  # before any scoring reads them
+    "submissions.baselines.benchmark_baselines_create",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import platform
 import weakref
@@ -254,20 +255,82 @@ Partition = tuple[dict, np.ndarray, list[str]]
 _PARTITIONS: dict[int, dict[str, list[Partition]]] = {}
 
 
-def gold_partitions(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list[Partition]:
-    """(spec, cell codes, cell names) of the task's slices on `gold`, the author's then (with
-    `automatic`) the automatic ones; none of the automatic ones may fail the scoring of a
-    valid bundle. Kept while `gold` lives; the codes are read-only."""
-    key = json.dumps(
-        [task_spec["type"], task_spec["columns"], task_spec.get("slices") or [], automatic],
+# The way cells are computed: raise it when a slice's cells change for the same rows and spec
+# (e.g. new automatic bins), so that cells stored beside splits are measured again.
+CELLS_VERSION = 1
+
+
+def partitions_key(task_spec: dict, *, automatic: bool = True) -> str:
+    """What a split's partitions depend on besides its rows: the task's type, columns and
+    slices, whether the automatic ones are wanted, and CELLS_VERSION."""
+    return json.dumps(
+        [
+            CELLS_VERSION,
+            task_spec["type"],
+            task_spec["columns"],
+            task_spec.get("slices") or [],
+            automatic,
+        ],
         sort_keys=True,
         default=str,
     )
+
+
+def _kept(gold: pa.Table) -> dict[str, list[Partition]]:
     table_id = id(gold)
     if table_id not in _PARTITIONS:
         _PARTITIONS[table_id] = {}
         weakref.finalize(gold, _PARTITIONS.pop, table_id, None)
-    known = _PARTITIONS[table_id]
+    return _PARTITIONS[table_id]
+
+
+def gold_partitions_known(task_spec: dict, gold: pa.Table, *, automatic: bool = True) -> bool:
+    return partitions_key(task_spec, automatic=automatic) in _PARTITIONS.get(id(gold), {})
+
+
+def gold_partitions_seed(
+    task_spec: dict, gold: pa.Table, partitions: list[Partition], *, automatic: bool = True
+) -> None:
+    """Keep `partitions` (`partitions_load` of what `gold_partitions` gave for this split and
+    definition earlier, e.g. in another process) as `gold`'s: scoring reads them."""
+    for _, codes, _ in partitions:
+        codes.flags.writeable = False
+    _kept(gold)[partitions_key(task_spec, automatic=automatic)] = list(partitions)
+
+
+def partitions_dump(partitions: list[Partition]) -> bytes:
+    """Partitions as one .npz: the cell codes as arrays, the specs and cell names as JSON (no
+    pickle). Raises TypeError for a spec that is not JSON."""
+    meta = json.dumps([[spec, names] for spec, _, names in partitions]).encode()
+    out = io.BytesIO()
+    arrays = {f"c{i}": _narrow(codes) for i, (_, codes, _) in enumerate(partitions)}
+    np.savez(out, meta=np.frombuffer(meta, dtype=np.uint8), **arrays)
+    return out.getvalue()
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Codes in the smallest unsigned type that holds them (a few cells: one byte a row)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) and codes.min() >= 0:
+        return codes.astype(np.min_scalar_type(int(codes.max())))
+    return codes
+
+
+def partitions_load(data: bytes) -> list[Partition]:
+    """`partitions_dump`'s partitions back."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+        meta = json.loads(stored["meta"].tobytes())
+        return [
+            (spec, stored[f"c{i}"].astype(np.int64), names) for i, (spec, names) in enumerate(meta)
+        ]
+
+
+def gold_partitions(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list[Partition]:
+    """(spec, cell codes, cell names) of the task's slices on `gold`, the author's then (with
+    `automatic`) the automatic ones; none of the automatic ones may fail the scoring of a
+    valid bundle. Kept while `gold` lives; the codes are read-only."""
+    key = partitions_key(task_spec, automatic=automatic)
+    known = _kept(gold)
     if key not in known:
         measures: dict = {}  # word counts etc., shared by slices that bin the same column
         found = [

@@ -33,6 +33,7 @@ from submissions.board_entries import entries_refresh
 from submissions.models import Evaluation, Submission
 from submissions.notifications import result_email_send
 from submissions.significance import significance_refresh_for
+from submissions.split_cells import split_cells_ensure
 from submissions.uploads import (
     PredictionsRejected,
     read_and_check,
@@ -331,10 +332,12 @@ def evaluations_compute(
             spec = tf.task.spec()
             made_by = model_provenance(submission, tf.task.slug)
             for split in splits[tf.task.pk]:
+                gold = split_table(split)
+                split_cells_ensure(split, spec, gold)
                 try:
                     result = score_split(
                         spec,
-                        split_table(split),
+                        gold,
                         predictions,
                         resamples=settings.BOOTSTRAP_RESAMPLES,
                         seed=0,

@@ -102,3 +102,29 @@ def test_predicted_label_cells_follow_each_submission():
         for r in (one, two)
     ]
     assert predicted == [{"p": 3}, {"n": 3}]
+
+
+def test_stored_cells_read_back_score_as_measured_ones(counted, gold):
+    from scoring.evaluation import (
+        gold_partitions_known,
+        gold_partitions_seed,
+        partitions_dump,
+        partitions_load,
+    )
+
+    measured = score_split(QA_TASK, gold, PREDICTIONS, resamples=20)
+    stored = partitions_dump(gold_partitions(QA_TASK, gold, automatic=True))
+    elsewhere = pa.Table.from_batches(QA_GOLD.to_batches())  # another worker's table
+    assert not gold_partitions_known(QA_TASK, elsewhere)
+    gold_partitions_seed(QA_TASK, elsewhere, partitions_load(stored))
+    assert gold_partitions_known(QA_TASK, elsewhere)
+    read = score_split(QA_TASK, elsewhere, PREDICTIONS, resamples=20)
+    assert len(counted) == 1  # measured once, for the first table only
+    assert read["slices"] == measured["slices"]
+    seeded = gold_partitions(QA_TASK, elsewhere, automatic=True)
+    with pytest.raises(ValueError):
+        seeded[0][1][0] = 5  # seeded codes are read-only too
+    original = gold_partitions(QA_TASK, gold, automatic=True)
+    assert [(s, c.tolist(), n) for s, c, n in seeded] == [
+        (s, c.tolist(), n) for s, c, n in original
+    ]

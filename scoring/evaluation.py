@@ -201,7 +201,7 @@ def score_split(
                     _cell(slice_spec["name"], name, n, cell, {**flags, "unit": "entities"}, cis)
                 )
             continue
-        sizes = np.bincount(codes, minlength=len(names))
+        sizes = scorer.cell_sizes(codes, len(names))
         cells = scorer.cell_values(codes, len(names))
         intervals = cell_intervals(bases, codes, sizes, cells)
         rest = sorted({key for cell in cells for key in cell} - set(intervals))

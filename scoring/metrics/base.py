@@ -69,6 +69,10 @@ class Scorer:
     def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
         raise NotImplementedError
 
+    def cell_sizes(self, codes: np.ndarray, n_cells: int) -> np.ndarray:
+        """How many rows each cell holds."""
+        return np.bincount(codes, minlength=n_cells)
+
     def intervals(self, resamples: int, seed: int) -> dict[str, list[float] | None]:
         raise NotImplementedError
 

@@ -340,10 +340,23 @@ class ClassificationScorer(Scorer):
         if last is not None and last[0] is codes and last[1] == n_cells:
             return last[2]
         k = len(self.labels)
-        flat = np.asarray(codes, np.int64) * (k * k) + self.flat
-        cms = np.bincount(flat, minlength=n_cells * k * k).reshape(n_cells, k, k)
+        if n_cells == k and codes is self.pred_codes:
+            # Cells by predicted label: cell c holds column c of the overall matrix.
+            cms = np.zeros((k, k, k), dtype=self.cm.dtype)
+            cms[np.arange(k), :, np.arange(k)] = self.cm.T
+        elif n_cells == k and np.array_equal(codes, self.true_codes):
+            # Cells by gold label: cell c holds row c.
+            cms = np.zeros((k, k, k), dtype=self.cm.dtype)
+            cms[np.arange(k), np.arange(k), :] = self.cm
+        else:
+            flat = np.asarray(codes, np.int64) * (k * k) + self.flat
+            cms = np.bincount(flat, minlength=n_cells * k * k).reshape(n_cells, k, k)
         self._last_cells = (codes, n_cells, cms)
         return cms
+
+    def cell_sizes(self, codes: np.ndarray, n_cells: int) -> np.ndarray:
+        """Read off the cells' confusion matrices (which values and intervals read too)."""
+        return self._cell_matrices(codes, n_cells).sum(axis=(1, 2))
 
     def cell_values(self, codes: np.ndarray, n_cells: int) -> list[dict[str, float | None]]:
         scores = self._scores(*class_counts(self._cell_matrices(codes, n_cells)))

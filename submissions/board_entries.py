@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 
 from benchmarks.models import Split
 from scoring.tasktypes import lower_is_better
@@ -126,6 +126,43 @@ def _entries(rows: list[tuple], keys: dict[int, list[str]]) -> list[BoardEntry]:
         )
         for (split, group, key), (_, row, value, sort_value) in best.items()
     ]
+
+
+def group_of(submission: Submission) -> int:
+    """The group whose best the board shows: the participant, or the baseline itself."""
+    return -submission.pk if submission.is_baseline else submission.participant_id
+
+
+def group_ranks(group: int, boards: list[tuple[int, str]]) -> dict[int, dict]:
+    """{split pk: {"rank", "submission_id"}}: where `group` stands on each default board
+    (split pk, metric) it has a value on, as the board ranks it: 1 + the entries with a
+    strictly better value. One query."""
+    if not boards:
+        return {}
+    wanted = Q()
+    for split, metric in boards:
+        wanted |= Q(split_id=split, metric=metric)
+    better = (
+        BoardEntry.objects.filter(
+            split=OuterRef("split"),
+            metric=OuterRef("metric"),
+            missing=False,
+            sort_value__lt=OuterRef("sort_value"),
+        )
+        .order_by()
+        .values("split")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    entries = (
+        BoardEntry.objects.filter(wanted, group=group, missing=False)
+        .annotate(ahead=Subquery(better, output_field=IntegerField()))
+        .values_list("split_id", "submission_id", "ahead")
+    )
+    return {
+        split: {"rank": 1 + (ahead or 0), "submission_id": submission}
+        for split, submission, ahead in entries
+    }
 
 
 def _rows(evaluations) -> list[tuple]:

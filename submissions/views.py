@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -25,9 +25,9 @@ from submissions.access import (
     get_result_for,
     is_on_boards,
 )
-from submissions.board_entries import board_cached
+from submissions.board_entries import board_cached, group_of, group_ranks
 from submissions.forms import ModelSubmissionForm, SubmissionForm
-from submissions.models import BoardEntry, Evaluation, Submission
+from submissions.models import Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
     leaderboard_for,
@@ -134,37 +134,12 @@ def _board_ranks(user, submission: Submission, results: list[dict]) -> dict[int,
     """{split pk: {"rank", "submission_id"}}: where the submission's participant (a baseline:
     the submission itself) stands on the default board of each split whose board `user` may
     see (the benchmark visible to them, scores not withheld), ranked on the task's primary
-    metric, as the board ranks it: 1 + the entries with a strictly better value. One query;
-    none without such a board. A participant with no entry there (nothing of theirs on the
-    board) or no value has no rank."""
+    metric (`board_entries.group_ranks`)."""
     shown = [r for r in results if not r["withheld"]]
     if not shown or not can_view(user, submission.benchmark):
         return {}
-    boards = Q()
-    for result in shown:
-        boards |= Q(split_id=result["evaluation"].split_id, metric=result["primary"])
-    better = (
-        BoardEntry.objects.filter(
-            split=OuterRef("split"),
-            metric=OuterRef("metric"),
-            missing=False,
-            sort_value__lt=OuterRef("sort_value"),
-        )
-        .order_by()
-        .values("split")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    group = -submission.pk if submission.is_baseline else submission.participant_id
-    entries = (
-        BoardEntry.objects.filter(boards, group=group, missing=False)
-        .annotate(ahead=Subquery(better, output_field=IntegerField()))
-        .values_list("split_id", "submission_id", "ahead")
-    )
-    return {
-        split: {"rank": 1 + (ahead or 0), "submission_id": entry_submission}
-        for split, entry_submission, ahead in entries
-    }
+    boards = [(r["evaluation"].split_id, r["primary"]) for r in shown]
+    return group_ranks(group_of(submission), boards)
 
 
 @never_cache

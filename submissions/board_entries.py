@@ -92,10 +92,9 @@ def board_changed(split_ids: list[int]) -> None:
     transaction.on_commit(bump)
 
 
-def _keys(split_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The metric columns of each split's task."""
-    splits = Split.objects.filter(pk__in=list(split_ids)).select_related("task")
-    return {split.pk: metric_columns(split.task) for split in splits}
+def _keys(splits) -> dict[int, list[str]]:
+    """The metric columns of each split's task, by split pk (one query)."""
+    return {split.pk: metric_columns(split.task) for split in splits.select_related("task")}
 
 
 def _entries(rows: list[tuple], keys: dict[int, list[str]]) -> list[BoardEntry]:
@@ -197,12 +196,13 @@ def groups_refresh(*, participants: set[int], baselines: set[int], benchmarks: s
     is found among the rest)."""
     if not benchmarks:
         return
-    splits = list(Split.objects.filter(task__benchmark__in=benchmarks).values_list("pk", flat=True))
+    keys = _keys(Split.objects.filter(task__benchmark__in=benchmarks))
+    splits = list(keys)
     evaluations = Evaluation.objects.filter(split__in=splits).filter(
         Q(submission__participant__in=participants, submission__is_baseline=False)
         | Q(submission__in=baselines, submission__is_baseline=True)
     )
-    entries = _entries(_rows(evaluations), _keys(splits))
+    entries = _entries(_rows(evaluations), keys)
     groups = participants | {-pk for pk in baselines}
     with transaction.atomic():
         BoardEntry.objects.filter(split__in=splits, group__in=groups).delete()
@@ -212,8 +212,10 @@ def groups_refresh(*, participants: set[int], baselines: set[int], benchmarks: s
 
 def entries_rebuild(split_ids: Iterable[int] | None = None) -> int:
     """Recompute every entry of these splits (all splits: None). Returns the entries written."""
-    splits = list(Split.objects.values_list("pk", flat=True) if split_ids is None else split_ids)
-    entries = _entries(_rows(Evaluation.objects.filter(split__in=splits)), _keys(splits))
+    found = Split.objects.all() if split_ids is None else Split.objects.filter(pk__in=split_ids)
+    keys = _keys(found)
+    splits = list(keys)
+    entries = _entries(_rows(Evaluation.objects.filter(split__in=splits)), keys)
     with transaction.atomic():
         BoardEntry.objects.filter(split__in=splits).delete()
         BoardEntry.objects.bulk_create(entries, batch_size=2000)

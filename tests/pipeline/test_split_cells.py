@@ -84,3 +84,12 @@ class SplitCellsTests(PlatformTestCase):
         with self.measured() as first:
             self.score(self.alice)
         self.assertEqual(first.call_count, 0)  # not even the first submission measures them
+
+    def test_the_stored_cells_are_never_served(self):
+        # They say which cell of the gold label each hidden row is in: private like the split.
+        new_worker()
+        self.score(self.alice)
+        name = cells_name(self.test_split, self.task.spec())
+        self.assertTrue(self.test_split.data.storage.exists(name))
+        for prefix in ("/", "/files/", "/media/", "/static/"):
+            self.assertEqual(self.client.get(prefix + name).status_code, 404, prefix)

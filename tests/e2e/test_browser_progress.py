@@ -47,20 +47,23 @@ class BrowserProgressTests(BrowserTabs, StaticLiveServerTestCase):
     test's own)."""
 
     @pytest.fixture(autouse=True)
-    def _browser(self, chromium_browser, scoring_worker):  # noqa: F811
+    def _browser(self, chromium_browser, scoring_worker, tmp_path_factory):  # noqa: F811
         self.browser = chromium_browser
-        self.worker_log = scoring_worker[1]
+        # Every worker this run started writes its output under the run's temporary folder.
+        self.runs = tmp_path_factory.getbasetemp()
         self.tabs: list[Tab] = []
         yield
         for tab in self.tabs:
             tab.close()
 
     def worker_printed(self, text: str, timeout: float = 20) -> bool:
-        """Whether the worker's output (where the console e-mail backend writes) shows `text`."""
+        """Whether a worker's output (where the console e-mail backend writes) shows `text`:
+        any worker on the scoring queue may have taken the job."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.worker_log.read_text(errors="replace"):
-                return True
+            for log in self.runs.rglob("*.log"):
+                if text in log.read_text(errors="replace"):
+                    return True
             time.sleep(0.2)
         return False
 

@@ -118,17 +118,60 @@ def cell_confusion_intervals(
         return out
     rng = np.random.default_rng(seed)
     pvals = flat[live] / n[live, None]
+    # (tp, true totals, predicted totals) of every drawn matrix in one product with a 0/1
+    # matrix: sums of whole numbers, exact in any order (reductions over a short last axis
+    # cost several times as much).
+    totals = _totals_matrix(k) if k <= TOTALS_CLASSES else None
     merged: dict[str, list[np.ndarray]] = {}
     for size in _chunk_sizes(resamples, len(live) * k * k):
         draws = rng.multinomial(n[live].astype(np.int64), pvals, size=(size, len(live)))
-        drawn = draws.reshape(size, len(live), k, k).astype(np.float64)
-        tp = np.diagonal(drawn, axis1=-2, axis2=-1)
-        for key, values in statistic(tp, drawn.sum(axis=-1), drawn.sum(axis=-2)).items():
+        if totals is not None:
+            counts = (draws.reshape(-1, k * k).astype(np.float64) @ totals).reshape(
+                size, len(live), 3, k
+            )
+            tp, t_sum, p_sum = counts[..., 0, :], counts[..., 1, :], counts[..., 2, :]
+        else:
+            drawn = draws.reshape(size, len(live), k, k).astype(np.float64)
+            tp = np.diagonal(drawn, axis1=-2, axis2=-1)
+            t_sum, p_sum = drawn.sum(axis=-1), drawn.sum(axis=-2)
+        for key, values in statistic(tp, t_sum, p_sum).items():
             merged.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
     for key, parts in merged.items():
-        samples = np.concatenate(parts)  # (resamples, live cells)
+        found = column_percentile_cis(np.concatenate(parts))  # of (resamples, live cells)
         for column, cell in enumerate(live):
-            out[cell][key] = percentile_ci(samples[:, column])
+            out[cell][key] = found[column]
+    return out
+
+
+# Up to this many classes, drawn confusion matrices are totalled by one matrix product.
+TOTALS_CLASSES = 32
+
+
+def _totals_matrix(k: int) -> np.ndarray:
+    """(K², 3K) 0/1 matrix: a flattened K×K confusion matrix times it gives its diagonal, row
+    sums (true totals) and column sums (predicted totals), in that order."""
+    rows, cols = np.divmod(np.arange(k * k), k)
+    totals = np.zeros((k * k, 3, k))
+    totals[rows == cols, 0, rows[rows == cols]] = 1.0
+    totals[np.arange(k * k), 1, rows] = 1.0
+    totals[np.arange(k * k), 2, cols] = 1.0
+    return totals.reshape(k * k, 3 * k)
+
+
+def column_percentile_cis(samples: np.ndarray, alpha: float = ALPHA) -> list[list[float] | None]:
+    """`percentile_ci` of each column of (resamples, columns) `samples`, the same numbers:
+    columns without a non-finite value in one `np.percentile` call, the others one by one."""
+    samples = np.asarray(samples, dtype=np.float64)
+    out: list[list[float] | None] = [None] * samples.shape[1]
+    finite = np.isfinite(samples).all(axis=0) & (samples.shape[0] > 0)
+    whole = np.flatnonzero(finite)
+    if len(whole):
+        q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+        lows, highs = np.percentile(samples[:, whole], q, axis=0)
+        for i, column in enumerate(whole.tolist()):
+            out[column] = [float(lows[i]), float(highs[i])]
+    for column in np.flatnonzero(~finite).tolist():
+        out[column] = percentile_ci(samples[:, column], alpha)
     return out
 
 

@@ -22,6 +22,7 @@ from scoring import tasktypes
 from scoring.autoslices import PREDICTED_LABEL, SKIPPED, automatic_partitions
 from scoring.bootstrap import RESAMPLES
 from scoring.intervals import cell_intervals, interval_bases
+from scoring.joint import Crossing, crossings
 from scoring.metrics.base import CombinedScorer, Scorer
 from scoring.metrics.bleu import BleuScorer, ChrfScorer
 from scoring.metrics.classification import ClassificationScorer
@@ -187,6 +188,9 @@ def score_split(
     }
 
     partitions = gold_partitions(task_spec, gold, automatic=automatic)
+    if isinstance(scorer, ClassificationScorer) and partitions:
+        # Every slice's cells counted in one pass over the rows (`scoring.joint`).
+        scorer.count_crossed(gold_crossings(task_spec, gold, automatic=automatic))
     if automatic:
         partitions = partitions + _by_prediction(task_spec, partitions, scorer)
     slices = []
@@ -252,7 +256,9 @@ Partition = tuple[dict, np.ndarray, list[str]]
 # Per live gold table (by identity: the worker keeps each split's table while it is in use),
 # its partitions per slice definition. A slice's cells depend on the gold rows alone, so every
 # submission scored on a split after the first reads them instead of measuring the texts again.
-_PARTITIONS: dict[int, dict[str, list[Partition]]] = {}
+# Beside each definition's partitions, under (key, "crossings"), they are crossed
+# (`gold_crossings`).
+_PARTITIONS: dict[int, dict] = {}
 
 
 # The way cells are computed: raise it when a slice's cells change for the same rows and spec
@@ -276,7 +282,7 @@ def partitions_key(task_spec: dict, *, automatic: bool = True) -> str:
     )
 
 
-def _kept(gold: pa.Table) -> dict[str, list[Partition]]:
+def _kept(gold: pa.Table) -> dict:
     table_id = id(gold)
     if table_id not in _PARTITIONS:
         _PARTITIONS[table_id] = {}
@@ -295,7 +301,9 @@ def gold_partitions_seed(
     definition earlier, e.g. in another process) as `gold`'s: scoring reads them."""
     for _, codes, _ in partitions:
         codes.flags.writeable = False
-    _kept(gold)[partitions_key(task_spec, automatic=automatic)] = list(partitions)
+    key = partitions_key(task_spec, automatic=automatic)
+    _kept(gold)[key] = list(partitions)
+    _kept(gold).pop((key, "crossings"), None)
 
 
 def partitions_dump(partitions: list[Partition]) -> bytes:
@@ -317,12 +325,12 @@ def _narrow(codes: np.ndarray) -> np.ndarray:
 
 
 def partitions_load(data: bytes) -> list[Partition]:
-    """`partitions_dump`'s partitions back."""
+    """`partitions_dump`'s partitions back, the codes in the narrow type they were stored in
+    (one byte a row for a few cells: widening a million rows costs more than any use of them,
+    and every use reads narrow codes alike)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as stored:
         meta = json.loads(stored["meta"].tobytes())
-        return [
-            (spec, stored[f"c{i}"].astype(np.int64), names) for i, (spec, names) in enumerate(meta)
-        ]
+        return [(spec, stored[f"c{i}"], names) for i, (spec, names) in enumerate(meta)]
 
 
 def gold_partitions(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list[Partition]:
@@ -344,6 +352,17 @@ def gold_partitions(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list
             codes.flags.writeable = False
         known[key] = found
     return list(known[key])
+
+
+def gold_crossings(task_spec: dict, gold: pa.Table, *, automatic: bool) -> list[Crossing]:
+    """`gold_partitions`' row partitions crossed (`scoring.joint.crossings`), kept with them."""
+    key = partitions_key(task_spec, automatic=automatic)
+    known = _kept(gold)
+    if (key, "crossings") not in known:
+        partitions = gold_partitions(task_spec, gold, automatic=automatic)
+        rows = [(c, len(n)) for s, c, n in partitions if s.get("unit") != "entities"]
+        known[key, "crossings"] = crossings(rows)
+    return known[key, "crossings"]
 
 
 def _by_prediction(task_spec: dict, partitions: list[Partition], scorer: Scorer) -> list:

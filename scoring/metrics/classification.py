@@ -23,9 +23,13 @@ import scipy.sparse as sp
 
 from scoring.bootstrap import cell_confusion_intervals, confusion_intervals
 from scoring.intervals import Intervals
+from scoring.joint import Crossing
 from scoring.metrics.base import Scorer, as_float, make_info, safe_divide
 
 VERSION = "1.0.0"
+
+# Crossed slices are counted together while their (crossed cells × K²) counts stay this small.
+CROSSED_BINS = 1 << 22
 
 NAMES = ("accuracy", "precision", "recall", "f1", "matthews_correlation")
 
@@ -326,6 +330,7 @@ class ClassificationScorer(Scorer):
         # Each row's confusion-matrix cell, kept: every slice's per-cell matrices reuse it.
         self.flat = self.true_codes * k + self.pred_codes
         self.cm = np.bincount(self.flat, minlength=k * k).reshape(k, k)
+        self._crossed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see count_crossed
 
     def _scores(self, tp, t_sum, p_sum) -> dict[str, np.ndarray]:
         return scores_from_counts(self.specs, self.labels, tp, t_sum, p_sum)
@@ -333,12 +338,28 @@ class ClassificationScorer(Scorer):
     def values(self) -> dict[str, float | None]:
         return {k: as_float(v) for k, v in self._scores(*class_counts(self.cm)).items()}
 
+    def count_crossed(self, crossings: list[Crossing]) -> None:
+        """The per-cell confusion matrices of every slice in `crossings` (`scoring.joint`): one
+        `bincount` over (crossed cell, gold, predicted) per crossing, each member's matrices the
+        sums over the others'. Kept until `_cell_matrices` asks for them, by their codes."""
+        k2 = len(self.labels) ** 2
+        for crossing in crossings:
+            if crossing.size * k2 > CROSSED_BINS or len(crossing.codes) != len(self.flat):
+                continue
+            counts = np.bincount(crossing.scaled(k2) + self.flat, minlength=crossing.size * k2)
+            marginals = crossing.marginals(counts.reshape(crossing.size, k2))
+            for codes, cms in zip(crossing.members, marginals, strict=True):
+                self._crossed[id(codes)] = (codes, cms.reshape(len(cms), *self.cm.shape))
+
     def _cell_matrices(self, codes: np.ndarray, n_cells: int) -> np.ndarray:
         """Each cell's confusion matrix, (cells, K, K). The last slice's are kept: its values
         and its intervals read the same matrices (one pass over the rows, not two)."""
         last = getattr(self, "_last_cells", None)
         if last is not None and last[0] is codes and last[1] == n_cells:
             return last[2]
+        crossed = self._crossed.get(id(codes))
+        if crossed is not None and crossed[0] is codes and len(crossed[1]) == n_cells:
+            return crossed[1]
         k = len(self.labels)
         if n_cells == k and codes is self.pred_codes:
             # Cells by predicted label: cell c holds column c of the overall matrix.
@@ -379,8 +400,11 @@ class ClassificationScorer(Scorer):
         if not keys:
             return {}
 
+        # Only the specs of `keys` (each key is computed on its own: the same values).
+        specs = [s for s in self.specs if spec_key(s, len(self.labels)) in keys]
+
         def statistic(tp, t_sum, p_sum) -> dict[str, np.ndarray]:
-            scores = self._scores(tp, t_sum, p_sum)
+            scores = scores_from_counts(specs, self.labels, tp, t_sum, p_sum)
             return {key: scores[key] for key in keys}
 
         cms = self._cell_matrices(codes, n_cells)

@@ -78,3 +78,39 @@ def test_undefined_resamples_are_ignored_and_all_undefined_gives_none():
 def test_no_rows_means_no_intervals():
     assert bootstrap.sum_intervals(np.zeros((0, 2)), mean_stat) == {}
     assert bootstrap.confusion_intervals(np.zeros((2, 2), int), accuracy_stat) == {}
+
+
+def test_cell_confusion_intervals_total_the_draws_as_reductions_would(monkeypatch):
+    """Drawn matrices totalled by one product with a 0/1 matrix, and the cells' percentiles
+    taken together: the same intervals as the diagonal and sums of each draw, one cell's
+    percentiles at a time (undefined resamples included)."""
+    rng = np.random.default_rng(3)
+    specs = [{"name": "f1", "average": "macro"}, {"name": "recall", "average": "binary"}]
+    for trial in range(40):
+        k = int(rng.integers(2, 6))
+        cms = rng.integers(0, 40, (int(rng.integers(1, 6)), k, k))
+        cms[rng.random(cms.shape) < 0.4] = 0
+        labels = [str(i) for i in range(k)]
+
+        def statistic(tp, t_sum, p_sum, labels=labels):
+            return clf.scores_from_counts(specs, labels, tp, t_sum, p_sum)
+
+        found = bootstrap.cell_confusion_intervals(cms, statistic, resamples=150, seed=trial)
+        with monkeypatch.context() as patched:
+            patched.setattr(bootstrap, "TOTALS_CLASSES", 0)
+            patched.setattr(bootstrap, "column_percentile_cis", _one_by_one)
+            reduced = bootstrap.cell_confusion_intervals(cms, statistic, resamples=150, seed=trial)
+        assert found == reduced
+
+
+def _one_by_one(samples):
+    return [bootstrap.percentile_ci(samples[:, column]) for column in range(samples.shape[1])]
+
+
+def test_column_percentiles_are_each_columns_percentile_ci():
+    rng = np.random.default_rng(4)
+    samples = rng.normal(size=(301, 6))
+    samples[::7, 1] = np.nan
+    samples[:, 2] = np.inf
+    samples[5, 4] = -np.inf
+    assert bootstrap.column_percentile_cis(samples) == _one_by_one(samples)

@@ -128,3 +128,39 @@ def test_stored_cells_read_back_score_as_measured_ones(counted, gold):
     assert [(s, c.tolist(), n) for s, c, n in seeded] == [
         (s, c.tolist(), n) for s, c, n in original
     ]
+
+
+def test_stored_classification_cells_read_back_narrow_and_score_as_measured_ones():
+    """Codes read back stay in the narrow type they were stored in, and classification (whose
+    slices are counted crossed, `scoring.joint`) scores the same breakdown from them."""
+    from scoring.evaluation import gold_partitions_seed, partitions_dump, partitions_load
+
+    rng = np.random.default_rng(5)
+    n = 400
+    words = np.array(["not", "good", "bad", "the", "film", "never", "fine"])
+    gold = pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "text": [" ".join(rng.choice(words, rng.integers(1, 30))) for _ in range(n)],
+            "label": rng.choice(["neg", "neu", "pos"], n).tolist(),
+            "topic": rng.choice(["a", "b", "c", "d"], n).tolist(),
+        }
+    )
+    spec = task("text-classification", "label", ["text"], ["neg", "neu", "pos"], ["accuracy"])
+    spec["metrics"] = [{"name": "accuracy"}, {"name": "f1", "average": "macro"}]
+    spec["slices"] = [
+        {"name": "topic", "column": "topic"},
+        {"name": "negation", "column": "text", "pattern": r"\b(not|never)\b"},
+    ]
+    predictions = pa.table(
+        {"id": gold["id"], "prediction": rng.choice(["neg", "neu", "pos"], n).tolist()}
+    )
+    measured = score_split(spec, gold, predictions, resamples=50)
+    stored = partitions_dump(gold_partitions(spec, gold, automatic=True))
+    loaded = partitions_load(stored)
+    assert {codes.dtype for _, codes, _ in loaded} == {np.dtype(np.uint8)}
+    elsewhere = pa.Table.from_batches(gold.to_batches())
+    gold_partitions_seed(spec, elsewhere, loaded)
+    read = score_split(spec, elsewhere, predictions, resamples=50)
+    assert read["slices"] == measured["slices"]
+    assert {c["slice"] for c in read["slices"]} >= {"topic", "input length", "gold label"}

@@ -100,6 +100,12 @@ class Benchmark(models.Model):
     aggregate_weights = models.JSONField(
         default=dict, blank=True, help_text="Optional weights per task/metric for aggregate scores."
     )
+    max_final = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Submissions a participant or team may mark as final; the final board ranks "
+        "the best of those (or the best of all when none is marked). Empty: no final selection.",
+    )
     # Set by the services only (benchmarks.services.publishing), like a status.
     published_at = models.DateTimeField(
         null=True,
@@ -140,6 +146,61 @@ class Benchmark(models.Model):
     def is_closed(self, now=None) -> bool:
         now = now or timezone.now()
         return bool(self.closes_at and now >= self.closes_at)
+
+
+class Phase(models.Model):
+    """A stage of a benchmark (development, then final, ...), with its own window, quotas,
+    accepted kinds and scored splits. A submission belongs to one phase and is scored on that
+    phase's splits only; a split is scored in one phase at most, so each board is one phase's.
+    A benchmark without phases takes submissions under its own policy (docs/formats.md)."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="phases")
+    slug = models.SlugField(validators=[slug_validator], help_text="Unique within the benchmark.")
+    title = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    opens_at = models.DateTimeField(null=True, blank=True, help_text="Empty: open from the start.")
+    closes_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never closes.")
+    accepted_kinds = models.JSONField(
+        default=list, blank=True, help_text="Empty: the kinds the benchmark accepts."
+    )
+    max_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per participant or team, UTC day. Empty: no limit."
+    )
+    max_total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per participant or team in this phase. Empty: no limit."
+    )
+    splits = models.ManyToManyField(
+        "Split",
+        blank=True,
+        related_name="phases",
+        help_text="The scored splits of this phase. Empty: every scored split (one phase only).",
+    )
+
+    class Meta:
+        ordering = ["benchmark", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["benchmark", "slug"], name="phase_slug_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.slug
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.accepted_kinds) or self.benchmark.kinds
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        if self.opens_at and now < self.opens_at:
+            return False
+        return not (self.closes_at and now >= self.closes_at)
+
+    def task_splits(self, task: Task) -> list[Split]:
+        """The task's splits this phase scores, in order (none: the task is not in it)."""
+        ids = {split.pk for split in self.splits.all()}
+        if not ids:
+            return task.scored_splits
+        return [split for split in task.scored_splits if split.pk in ids]
 
 
 class Task(models.Model):

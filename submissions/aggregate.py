@@ -163,7 +163,10 @@ def _best_per_participant(rows: list[AggregateRow]) -> list[AggregateRow]:
     best: dict[object, AggregateRow] = {}
     for row in sorted(rows, key=lambda r: (r.submission.created_at, r.submission.pk)):
         s = row.submission
-        group = ("baseline", s.pk) if s.is_baseline else ("participant", s.participant_id)
+        if s.is_baseline:
+            group = ("baseline", s.pk)
+        else:
+            group = ("team", s.team_id) if s.team_id else ("participant", s.participant_id)
         kept = best.get(group)
         if kept is None or (
             row.score is not None and (kept.score is None or row.score > kept.score)
@@ -242,7 +245,7 @@ def aggregate_for(user, benchmark: Benchmark, params, *, allowed: tuple[str, ...
         Evaluation.objects.filter(
             split_id__in=splits, submission__in=Submission.objects.on_leaderboards()
         )
-        .select_related("submission", "submission__participant")
+        .select_related("submission", "submission__participant", "submission__team")
         .only(
             "metrics",
             "split_id",
@@ -252,6 +255,7 @@ def aggregate_for(user, benchmark: Benchmark, params, *, allowed: tuple[str, ...
             "submission__original_filename",
             "submission__model_repo_id",
             "submission__participant__username",
+            "submission__team__name",
             "submission__kind",
         )  # fmt: skip
     )

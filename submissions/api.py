@@ -80,6 +80,7 @@ def submission_create(request, slug: str):
         "description": fields["description"],
         "links": {k: fields.get(k) or "" for k in ("paper_url", "code_url")},
         "private": fields.get("private", False),
+        "phase": fields.get("phase") or None,
     }
     try:
         if is_model:

@@ -40,7 +40,12 @@ BOARD_PARAMETERS = [
     SORT,
     SLICE,
     CELL,
-    query("show", "Each participant's best submission (default) or all.", enum=["best", "all"]),
+    query(
+        "show",
+        "Each participant's or team's best submission (default), all, or the final board "
+        "(benchmarks with final selection).",
+        enum=["best", "all", "final"],
+    ),
     query("kind", "One kind of submission only.", enum=list(Submission.Kind.values)),
     query("baselines", "Show the baselines (default on).", enum=["on", "off"]),
 ]
@@ -101,6 +106,9 @@ class SubmissionRequestSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=200, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, help_text="Markdown.")
     private = serializers.BooleanField(required=False, default=False)
+    phase = serializers.CharField(
+        required=False, help_text="Phase slug (default: the open phase; benchmarks with phases)."
+    )
 
 
 class SubmissionUploadSerializer(SubmissionRequestSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from submissions import aggregate_views, api, task_type_api
+from submissions import aggregate_views, api, task_type_api, team_api
 
 urlpatterns = [
     path(
@@ -9,6 +9,19 @@ urlpatterns = [
         name="api-submission-create",
     ),
     path("submissions/", api.submission_list, name="api-submission-list"),
+    path("benchmarks/<slug:slug>/team/", team_api.team, name="api-team"),
+    path("benchmarks/<slug:slug>/team/invitations/", team_api.team_invite, name="api-team-invite"),
+    path("benchmarks/<slug:slug>/team/leave/", team_api.team_leave, name="api-team-leave"),
+    path(
+        "team-invitations/<int:invitation_id>/",
+        team_api.invitation_answer,
+        name="api-team-invitation-answer",
+    ),
+    path(
+        "submissions/<int:submission_id>/final/",
+        team_api.submission_final,
+        name="api-submission-final",
+    ),
     path("submissions/<int:submission_id>/", api.submission_detail, name="api-submission-detail"),
     path(
         "submissions/<int:submission_id>/breakdown/",

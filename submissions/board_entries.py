@@ -8,11 +8,12 @@ metric's direction, missing values last, then the earlier submission, then the l
 order `leaderboards.leaderboard_build` gives. Other views (every submission, one kind, a slice
 cell, an efficiency figure) are built from the evaluations by `leaderboard_build`.
 
-Upkeep is per group (a participant, or one baseline): `entries_refresh` recomputes a group's
-best evaluation on every split of the benchmark, from the group's few evaluations. It runs in
-the transaction of every change: a submission recorded or rescored, its privacy or flags
-changed, a submission or evaluation deleted (signals, `submissions/apps.py`). `entries_rebuild`
-recomputes whole splits (the migration's backfill, and `manage.py board_entries --rebuild`).
+Upkeep is per group (a team, a participant on their own, or one baseline): `entries_refresh`
+recomputes a group's best evaluation on every split of the benchmark, from the group's few
+evaluations. It runs in the transaction of every change: a submission recorded or rescored,
+its privacy or flags changed, a submission brought into a team, a submission or evaluation
+deleted (signals, `submissions/apps.py`). `entries_rebuild` recomputes whole splits (the
+migration's backfill, and `manage.py board_entries --rebuild`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from submissions.leaderboards import (
     leaderboard_build,
     metric_columns,
 )
-from submissions.models import BoardEntry, Evaluation, PairedTest, Submission
+from submissions.models import TEAM_GROUPS, BoardEntry, Evaluation, PairedTest, Submission
 
 # The submissions a board shows (`SubmissionQuerySet.on_leaderboards`), as a filter on
 # evaluations.
@@ -128,8 +129,8 @@ def _entries(rows: list[tuple], keys: dict[int, list[str]]) -> list[BoardEntry]:
 
 
 def group_of(submission: Submission) -> int:
-    """The group whose best the board shows: the participant, or the baseline itself."""
-    return -submission.pk if submission.is_baseline else submission.participant_id
+    """The group whose best the board shows: the team, the participant, or the baseline."""
+    return submission.group
 
 
 def group_ranks(group: int, boards: list[tuple[int, str]]) -> dict[int, dict]:
@@ -164,46 +165,62 @@ def group_ranks(group: int, boards: list[tuple[int, str]]) -> dict[int, dict]:
     }
 
 
+def _group(submission: int, participant: int, team: int | None, baseline: bool) -> int:
+    if baseline:
+        return -submission
+    return TEAM_GROUPS + team if team else participant
+
+
 def _rows(evaluations) -> list[tuple]:
     """`_entries`'s rows of an evaluation queryset."""
     return [
-        (pk, split, submission, metrics, created_at, -submission if baseline else participant,
-         baseline)
-        for pk, split, submission, metrics, created_at, participant, baseline in (
+        (pk, split, submission, metrics, created_at,
+         _group(submission, participant, team, baseline), baseline)
+        for pk, split, submission, metrics, created_at, participant, team, baseline in (
             evaluations.filter(SHOWN).values_list(
-                *FIELDS, "submission__participant_id", "submission__is_baseline"
+                *FIELDS, "submission__participant_id", "submission__team_id",
+                "submission__is_baseline",
             )
         )
     ]  # fmt: skip
 
 
 def entries_refresh(submission_ids: Iterable[int]) -> None:
-    """Recompute the entries of the groups these submissions belong to (their participants,
-    and each as a baseline). Call it in the transaction of the change: whether a submission
-    is now shown, hidden, better or gone."""
+    """Recompute the entries of the groups these submissions belong to (their participants
+    and teams, and each as a baseline). Call it in the transaction of the change: whether a
+    submission is now shown, hidden, better, in a team or gone."""
     found = Submission.objects.filter(pk__in=list(submission_ids))
-    rows = list(found.values_list("pk", "participant_id", "benchmark_id"))
+    rows = list(found.values_list("pk", "participant_id", "team_id", "benchmark_id"))
     groups_refresh(
-        participants={participant for _, participant, _ in rows},
-        baselines={pk for pk, _, _ in rows},
-        benchmarks={benchmark for _, _, benchmark in rows},
+        participants={participant for _, participant, _, _ in rows},
+        teams={team for _, _, team, _ in rows if team},
+        baselines={pk for pk, _, _, _ in rows},
+        benchmarks={benchmark for _, _, _, benchmark in rows},
     )
 
 
-def groups_refresh(*, participants: set[int], baselines: set[int], benchmarks: set[int]) -> None:
-    """Recompute the entries of these participants and baseline submissions on every split of
-    these benchmarks (a deleted submission's groups: its entries go, its participant's best
-    is found among the rest)."""
+def groups_refresh(
+    *,
+    participants: set[int],
+    baselines: set[int],
+    benchmarks: set[int],
+    teams: set[int] = frozenset(),
+) -> None:
+    """Recompute the entries of these participants (on their own), teams and baseline
+    submissions on every split of these benchmarks (a deleted submission's groups: its entries
+    go, its participant's or team's best is found among the rest)."""
     if not benchmarks:
         return
     keys = _keys(Split.objects.filter(task__benchmark__in=benchmarks))
     splits = list(keys)
+    not_baseline = Q(submission__is_baseline=False)
     evaluations = Evaluation.objects.filter(split__in=splits).filter(
-        Q(submission__participant__in=participants, submission__is_baseline=False)
+        Q(not_baseline, submission__participant__in=participants, submission__team__isnull=True)
+        | Q(not_baseline, submission__team__in=teams)
         | Q(submission__in=baselines, submission__is_baseline=True)
     )
     entries = _entries(_rows(evaluations), keys)
-    groups = participants | {-pk for pk in baselines}
+    groups = participants | {TEAM_GROUPS + pk for pk in teams} | {-pk for pk in baselines}
     with transaction.atomic():
         BoardEntry.objects.filter(split__in=splits, group__in=groups).delete()
         BoardEntry.objects.bulk_create(entries)
@@ -280,7 +297,7 @@ def board_entries(*, split: Split, metric: str, baselines: bool, start: int, siz
     ids = entries.order_by(*order).values("pk")[start : start + size]
     page = list(
         BoardEntry.objects.filter(pk__in=ids)
-        .select_related("evaluation", "submission", "submission__participant")
+        .select_related("evaluation", "submission", "submission__participant", "submission__team")
         .only(
             *(f"evaluation__{name}" for name in ("id", "task", "split", "metrics", "efficiency",
                                                  "examples", "submission", "created_at")),
@@ -289,6 +306,7 @@ def board_entries(*, split: Split, metric: str, baselines: bool, start: int, siz
                 "created_at", "is_baseline", "participant", "benchmark", "task", "paper_url",
                 "code_url")),
             "submission__participant__id", "submission__participant__username",
+            "submission__team__id", "submission__team__name",
             "split", "metric", "group", "value", "missing", "sort_value", "created_at",
             "is_baseline",
         )
@@ -313,6 +331,7 @@ def _submission_deleted(sender, instance, origin=None, **kwargs):
         return
     groups_refresh(
         participants={instance.participant_id},
+        teams={instance.team_id} if instance.team_id else set(),
         baselines={instance.pk},
         benchmarks={instance.benchmark_id},
     )

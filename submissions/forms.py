@@ -42,8 +42,18 @@ class _SubmissionDetailsForm(forms.Form):
         help_text="Off the public leaderboard; only you and the benchmark's maintainers see it.",
     )
 
+    phase = forms.ChoiceField(
+        required=False,
+        help_text="The phase to submit to: it decides the splits scored and the quota used.",
+    )
+
     def __init__(self, *args, benchmark: Benchmark, **kwargs):
         super().__init__(*args, **kwargs)
+        phases = [p for p in benchmark.phases.all() if p.is_open()]
+        if len(phases) < 2:  # one open phase (or none): no choice to make
+            del self.fields["phase"]
+        else:
+            self.fields["phase"].choices = [(p.slug, p.title or p.slug) for p in phases]
         tasks = benchmark.tasks.all()
         if len(tasks) < 2:
             del self.fields["task"]

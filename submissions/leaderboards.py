@@ -6,13 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import BigIntegerField, Case, F, FloatField, Value, When, Window
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, RowNumber
 
 from benchmarks.models import Split, Task
 from scoring.tasktypes import lower_is_better, metric_keys
-from submissions.models import Evaluation, Submission, cell_key
+from submissions.models import TEAM_GROUPS, Evaluation, Submission, cell_key
 
 
 @dataclass
@@ -93,8 +104,29 @@ BOARD_DEFERRED = (
     "submission__description", "submission__error", "submission__run_info",
     "submission__participant__password",
 )  # fmt: skip
-SHOW = ("best", "all")  # each participant's best submission, or every submission
+# Each participant's (or team's) best submission, every submission, or the final board: each
+# group's best of the submissions it marked as final (of all, when it marked none).
+SHOW = ("best", "all", "final")
 KINDS = (Submission.Kind.PREDICTIONS, Submission.Kind.MODEL)
+
+
+def final_choice(split: Split) -> Q:
+    """Evaluations on `split` that the final board considers: the submissions each group
+    marked as final, or all of a group's when it marked none (a group's marks on other splits,
+    e.g. another phase's, do not count here). Baselines are their own groups."""
+    marked = Submission.objects.on_leaderboards().filter(
+        selected_final=True, evaluations__split=split
+    )
+    team_marked = Exists(marked.filter(team=OuterRef("submission__team")))
+    own_marked = Exists(
+        marked.filter(participant=OuterRef("submission__participant"), team__isnull=True)
+    )
+    return (
+        Q(submission__selected_final=True)
+        | Q(submission__is_baseline=True)
+        | (Q(submission__team__isnull=False) & ~team_marked)
+        | (Q(submission__team__isnull=True) & ~own_marked)
+    )
 
 
 def metric_value(key: str) -> Case:
@@ -140,19 +172,25 @@ def leaderboard_build(
     best_first = value.asc(nulls_last=True) if lower else value.desc(nulls_last=True)
     order = [best_first, F("submission__created_at").asc(), F("submission_id").asc()]
     # Each baseline is its own row; everyone else is represented by their best submission.
-    group = Case(
-        When(submission__is_baseline=True, then=-F("submission_id")),
-        default=F("submission__participant_id") if show == "best" else -F("submission_id"),
-        output_field=BigIntegerField(),
-    )
+    if show == "all":
+        group = -F("submission_id")
+    else:
+        group = Case(
+            When(submission__is_baseline=True, then=-F("submission_id")),
+            When(submission__team__isnull=False, then=F("submission__team_id") + TEAM_GROUPS),
+            default=F("submission__participant_id"),
+            output_field=BigIntegerField(),
+        )
     shown = Submission.objects.on_leaderboards()
     if kind:
         shown = shown.filter(kind=kind)
     if not baselines:
         shown = shown.filter(is_baseline=False)
+    evaluations = Evaluation.objects.filter(split=split, submission__in=shown)
+    if show == "final":
+        evaluations = evaluations.filter(final_choice(split))
     evaluations = (
-        Evaluation.objects.filter(split=split, submission__in=shown)
-        .select_related("submission", "submission__participant")
+        evaluations.select_related("submission", "submission__participant", "submission__team")
         # A board reads metrics, efficiency and the per-example file only: the breakdowns and
         # provenance are most of a row's bytes.
         .defer(*BOARD_DEFERRED)

@@ -29,7 +29,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from benchmarks.models import Task
+from benchmarks.models import Split, Task
 from scoring import sandbox
 from submissions import model_sources
 from submissions.models import Submission
@@ -64,10 +64,12 @@ def run_settings(task: Task) -> dict:
 
 
 def run_tasks(submission: Submission) -> list[Task]:
-    """The tasks a model runs on: the one named at submission, else every task."""
+    """The tasks a model runs on: the one named at submission, else every task (of its phase:
+    those with a split the phase scores)."""
     if submission.task_id:
         return [submission.task]
-    return list(submission.benchmark.tasks.prefetch_related("splits"))
+    tasks = submission.benchmark.tasks.prefetch_related("splits")
+    return [task for task in tasks if submission.scored_splits(task)]
 
 
 def run_seconds(submission: Submission) -> int:
@@ -88,28 +90,27 @@ def sandbox_limits(task: Task) -> sandbox.Limits:
 # Inputs (written by the trusted side) -----------------------------------------------------
 
 
-def model_inputs_name(task: Task) -> str:
+def model_inputs_name(task: Task, splits: list[Split] | None = None) -> str:
     """Where a task's inputs-only file lives in storage: keyed by the task's columns and the
-    fingerprints of its scored splits, so a re-imported split gets a new file."""
+    fingerprints of the splits the run predicts (`splits`: a phase's; default every scored
+    split), so a re-imported split gets a new file."""
+    splits = task.scored_splits if splits is None else splits
     key = json.dumps(
-        [
-            task.id_column,
-            list(task.input_columns),
-            [[s.name, s.fingerprint] for s in task.scored_splits],
-        ]
+        [task.id_column, list(task.input_columns), [[s.name, s.fingerprint] for s in splits]]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"model-inputs/{task.benchmark.slug}/{task.slug}-{digest}.parquet"
 
 
-def model_inputs_ensure(task: Task) -> str:
+def model_inputs_ensure(task: Task, splits: list[Split] | None = None) -> str:
     """Write the task's inputs-only file unless it exists: the id and input columns of every
     scored split, in split order. Only those columns are read from the split files."""
-    name = model_inputs_name(task)
+    splits = task.scored_splits if splits is None else splits
+    name = model_inputs_name(task, splits)
     if default_storage.exists(name):
         return name
     columns = (task.id_column, *task.input_columns)
-    tables = [split_table(split, columns) for split in task.scored_splits]
+    tables = [split_table(split, columns) for split in splits]
     table = pa.concat_tables(tables).combine_chunks()
     ids = table.column(task.id_column).cast(pa.string())
     table = table.set_column(0, task.id_column, ids)
@@ -243,7 +244,12 @@ def submission_run(*, submission_id: int) -> None:
                 return
             timings["fetch"] = time.monotonic() - started
             tasks = run_tasks(submission)
-            inputs = {task.slug: default_storage.open(model_inputs_name(task)) for task in tasks}
+            inputs = {
+                task.slug: default_storage.open(
+                    model_inputs_name(task, submission.scored_splits(task))
+                )
+                for task in tasks
+            }
             try:
                 rows = {slug: pq.ParquetFile(f).metadata.num_rows for slug, f in inputs.items()}
                 total = sum(rows.values())

@@ -5,6 +5,7 @@ import hashlib
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -21,6 +22,89 @@ def run_output_upload_to(submission: Submission, filename: str) -> str:
 
 # A link a participant gives (paper, code): web addresses only, never `javascript:` and the like.
 WEB_ADDRESS = URLValidator(schemes=["http", "https"])
+
+
+# Board groups (`BoardEntry.group`): a participant's own submissions are grouped under the
+# participant's pk, a team's under TEAM_GROUPS + the team's pk, and each baseline is a group of
+# its own under −(its pk).
+TEAM_GROUPS = 1 << 48
+
+
+class Team(models.Model):
+    """Participants who compete together on one benchmark: their submissions share one quota
+    and one row on each board. A participant is in one team per benchmark at most."""
+
+    benchmark = models.ForeignKey(
+        "benchmarks.Benchmark", on_delete=models.CASCADE, related_name="teams"
+    )
+    name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["benchmark", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "benchmark", name="team_name_unique_per_benchmark"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def group(self) -> int:
+        return TEAM_GROUPS + self.pk
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    # The team's benchmark, repeated so that the database keeps one team per user per benchmark.
+    benchmark = models.ForeignKey(
+        "benchmarks.Benchmark", on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["benchmark", "user"], name="one_team_per_benchmark"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team_id}"
+
+
+class TeamInvitation(models.Model):
+    """An invitation to a team, of an account (by username) or of an e-mail address (any
+    account with that address may accept it)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="team_invitations",
+    )
+    email = models.EmailField(blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id or self.email} to {self.team_id}"
 
 
 class SubmissionQuerySet(models.QuerySet):
@@ -74,6 +158,21 @@ class Submission(models.Model):
         related_name="+",
         help_text="Set when a single prediction file targets one task of the benchmark.",
     )
+    # The team the participant submitted for (their team on the benchmark at the time; when a
+    # participant joins a team, their earlier submissions there become the team's).
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="submissions"
+    )
+    # The phase it was made in (None on a benchmark without phases): scored on its splits only.
+    phase = models.ForeignKey(
+        "benchmarks.Phase",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="submissions",
+    )
+    # The participant's choice for the final board (at most `Benchmark.max_final` of a group).
+    selected_final = models.BooleanField(default=False)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PREDICTIONS)
     file = models.FileField(
         upload_to=submission_upload_to,
@@ -176,6 +275,22 @@ class Submission(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATES
+
+    @property
+    def group(self) -> int:
+        """Whose best the boards show: the team's, the participant's, or a baseline's own."""
+        if self.is_baseline:
+            return -self.pk
+        return TEAM_GROUPS + self.team_id if self.team_id else self.participant_id
+
+    @property
+    def competitor(self) -> str:
+        """The name a board shows: the team's, else the participant's username."""
+        return self.team.name if self.team_id else self.participant.username
+
+    def scored_splits(self, task) -> list:
+        """The task's splits this submission is scored on: its phase's, or every scored one."""
+        return self.phase.task_splits(task) if self.phase_id else task.scored_splits
 
     @property
     def hub_url(self) -> str | None:

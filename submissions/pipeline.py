@@ -322,8 +322,9 @@ def evaluations_compute(
             task=submission.task,
             fileobj=io.BytesIO(f.read()),
             filename=stored.name if model else submission.original_filename or stored.name,
+            phase=submission.phase,
         )
-    splits = {tf.task.pk: list(tf.task.scored_splits) for tf in files}
+    splits = {tf.task.pk: list(tf.splits) for tf in files}
     total = sum(len(task_splits) for task_splits in splits.values())
     evaluations = []
     try:

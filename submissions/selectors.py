@@ -408,7 +408,11 @@ class BoardView:
         sortable = [*self.columns, *EFFICIENCY_SORTS]
         return {
             "sort": {key: "?" + self.query(sort=key) for key in sortable},
-            "show": {v: "?" + self.query(show=None if v == "best" else v) for v in SHOW},
+            "show": {
+                v: "?" + self.query(show=None if v == "best" else v)
+                for v in SHOW
+                if v != "final" or self.benchmark.max_final is not None
+            },
             "kind": {v or "all": "?" + self.query(kind=v) for v in (None, *KINDS)},
             "baselines": {
                 "on": "?" + self.query(baselines=None),
@@ -448,6 +452,8 @@ def leaderboard_from_query(user, benchmark: Benchmark, query, *, extra=()) -> Bo
     unknown = [name for name in query if name not in allowed]
     if unknown:
         raise SelectionError(f"Unknown parameter '{unknown[0][:40]}': use {', '.join(allowed)}.")
+    if query.get("show") == "final" and benchmark.max_final is None:
+        raise SelectionError("This benchmark has no final selection: use show=best or show=all.")
     choices = {"show": SHOW, "kind": KINDS, "baselines": ("on", "off")}
     for name, values in choices.items():
         given = query.get(name)

@@ -65,6 +65,8 @@ class SubmissionDetailsSerializer(serializers.Serializer):
     paper_url = serializers.URLField(**LINK)
     code_url = serializers.URLField(**LINK)
     private = serializers.BooleanField(required=False, default=False)
+    # The phase's slug (default: the open one); checked by the submission service.
+    phase = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,6 +82,17 @@ class PredictionUploadSerializer(SubmissionDetailsSerializer):
             "required": "Attach a prediction file (field 'file').",
             "empty": "The file is empty.",
             "invalid": "Send the prediction file as a multipart upload in the field 'file'.",
+        }
+    )
+
+
+class FinalSerializer(serializers.Serializer):
+    """The participant's or team's choice: `{"final": true}` or `false`."""
+
+    final = serializers.BooleanField(
+        error_messages={
+            "required": 'Send {{"final": true}} or {{"final": false}}.',
+            "invalid": '"final" must be true or false.',
         }
     )
 
@@ -197,6 +210,8 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
     benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     participant = serializers.CharField(source="participant.username", read_only=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
+    phase = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     error = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     evaluations = serializers.SerializerMethodField()
@@ -212,6 +227,9 @@ class SubmissionDetailSerializer(serializers.ModelSerializer):
             "task",
             "kind",
             "participant",
+            "team",
+            "phase",
+            "selected_final",
             "name",
             "description",
             "is_private",
@@ -263,13 +281,16 @@ class SubmissionListSerializer(serializers.ModelSerializer):
 
     benchmark = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
+    phase = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
         fields = [
-            "id", "url", "benchmark", "task", "kind", "name", "is_private", "status", "stage",
-            "progress", "created_at", "finished_at", "moderation_reason",
+            "id", "url", "benchmark", "task", "phase", "team", "kind", "name", "is_private",
+            "selected_final", "status", "stage", "progress", "created_at", "finished_at",
+            "moderation_reason",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -283,6 +304,10 @@ class LeaderboardRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField(allow_null=True, read_only=True)
     submission = serializers.IntegerField(source="evaluation.submission_id", read_only=True)
     participant = serializers.CharField(source="submission.participant.username", read_only=True)
+    # The team the submission was made for (null: the participant competes alone).
+    team = serializers.CharField(
+        source="submission.team.name", read_only=True, allow_null=True, default=None
+    )
     name = serializers.CharField(source="submission.display_name", read_only=True)
     kind = serializers.CharField(source="submission.kind", read_only=True)
     # A model run's repository on the Hub at the commit that ran (null otherwise).

@@ -16,11 +16,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from benchmarks.models import Benchmark, Task
+from benchmarks.models import Benchmark, Phase, Task
 from scoring import sandbox
 from submissions import model_runs, model_sources, pipeline, uploads
 from submissions.board_entries import entries_refresh
-from submissions.models import Submission
+from submissions.models import Submission, Team
+from submissions.teams import team_of
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,13 @@ class SubmissionError(Exception):
 
 
 def _check_policy(
-    *, benchmark: Benchmark, participant, kind: str, check_quota: bool = True
+    *,
+    benchmark: Benchmark,
+    participant,
+    kind: str,
+    phase: Phase | None = None,
+    team: Team | None = None,
+    check_quota: bool = True,
 ) -> None:
     now = timezone.now()
     if benchmark.is_draft:
@@ -55,23 +62,38 @@ def _check_policy(
         raise SubmissionError(
             f"Submissions closed at {benchmark.closes_at:%Y-%m-%d %H:%M} UTC.", status_code=403
         )
-    if kind not in benchmark.kinds:
-        accepted = " or ".join(benchmark.kinds)
+    if phase is not None and phase.opens_at and now < phase.opens_at:
         raise SubmissionError(
-            f"This benchmark does not accept {kind} submissions; it accepts {accepted}.",
+            f"The phase '{phase.slug}' opens at {phase.opens_at:%Y-%m-%d %H:%M} UTC.",
+            status_code=403,
+        )
+    if phase is not None and phase.closes_at and now >= phase.closes_at:
+        raise SubmissionError(
+            f"The phase '{phase.slug}' closed at {phase.closes_at:%Y-%m-%d %H:%M} UTC.",
+            status_code=403,
+        )
+    kinds = phase.kinds if phase is not None else benchmark.kinds
+    if kind not in kinds:
+        accepted = " or ".join(kinds)
+        where = f"The phase '{phase.slug}'" if phase is not None else "This benchmark"
+        raise SubmissionError(
+            f"{where} does not accept {kind} submissions; it accepts {accepted}.",
             status_code=403,
         )
     if not check_quota:  # operators' sweeps (submissions/sweeps.py)
         return
-    quota = submission_quota(benchmark=benchmark, participant=participant, now=now)
+    quota = submission_quota(
+        benchmark=benchmark, participant=participant, phase=phase, team=team, now=now
+    )
+    who = f"Your team '{team.name}' has" if team is not None else "You have"
     if quota.total == 0:
         raise SubmissionError(
-            f"You have used all {benchmark.max_total} submissions allowed on this benchmark.",
+            f"{who} used all {quota.max_total} submissions allowed{quota.where}.",
             status_code=429,
         )
     if quota.today == 0:
         raise SubmissionError(
-            f"You have used today's {benchmark.max_per_day} submissions; "
+            f"{who} used today's {quota.max_per_day} submissions{quota.where}; "
             f"the limit resets at {quota.resets_at:%Y-%m-%d %H:%M} UTC.",
             status_code=429,
         )
@@ -79,27 +101,85 @@ def _check_policy(
 
 @dataclass(frozen=True)
 class Quota:
-    """Submissions left: `total` and `today` are None where the benchmark sets no limit."""
+    """Submissions left: `total` and `today` are None where no limit is set. `max_total` and
+    `max_per_day` are the limits, `where` names their scope in a sentence."""
 
     total: int | None
     today: int | None
     resets_at: datetime
+    max_total: int | None = None
+    max_per_day: int | None = None
+    where: str = " on this benchmark"
 
 
-def submission_quota(*, benchmark: Benchmark, participant, now: datetime | None = None) -> Quota:
-    """What is left of a participant's quota. Runs that failed through the platform's fault
-    do not count; days are UTC days."""
+def submission_quota(
+    *,
+    benchmark: Benchmark,
+    participant,
+    now: datetime | None = None,
+    phase: Phase | None = None,
+    team: Team | None = None,
+) -> Quota:
+    """What is left of a quota: a team's (every submission made for it), else the
+    participant's (every submission they made on the benchmark); within the phase where there
+    is one, under the phase's limits (the benchmark's where the phase sets none). Runs that
+    failed through the platform's fault and cancellations before a start do not count; days
+    are UTC days."""
     now = now or timezone.now()
-    mine = Submission.objects.filter(
-        benchmark=benchmark, participant=participant
-    ).counting_towards_quota()
+    mine = Submission.objects.filter(benchmark=benchmark)
+    mine = mine.filter(team=team) if team is not None else mine.filter(participant=participant)
+    max_total, max_per_day, where = benchmark.max_total, benchmark.max_per_day, " on this benchmark"
+    if phase is not None:
+        mine = mine.filter(phase=phase)
+        max_total = benchmark.max_total if phase.max_total is None else phase.max_total
+        max_per_day = benchmark.max_per_day if phase.max_per_day is None else phase.max_per_day
+        where = f" in the phase '{phase.slug}'"
+    mine = mine.counting_towards_quota()
     day_start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
     total = today = None
-    if benchmark.max_total is not None:
-        total = max(0, benchmark.max_total - mine.count())
-    if benchmark.max_per_day is not None:
-        today = max(0, benchmark.max_per_day - mine.filter(created_at__gte=day_start).count())
-    return Quota(total=total, today=today, resets_at=day_start + timedelta(days=1))
+    if max_total is not None:
+        total = max(0, max_total - mine.count())
+    if max_per_day is not None:
+        today = max(0, max_per_day - mine.filter(created_at__gte=day_start).count())
+    return Quota(
+        total=total,
+        today=today,
+        resets_at=day_start + timedelta(days=1),
+        max_total=max_total,
+        max_per_day=max_per_day,
+        where=where,
+    )
+
+
+def submission_phase(
+    *, benchmark: Benchmark, slug: str | None = None, now: datetime | None = None
+) -> Phase | None:
+    """The phase a new submission belongs to: the one named, else the first open one (by
+    position). None on a benchmark without phases. Its window is checked with the policy."""
+    phases = list(benchmark.phases.prefetch_related("splits"))
+    slug = (slug or "").strip()
+    if not phases:
+        if slug:
+            raise SubmissionError(f"This benchmark has no phases; leave out 'phase' ({slug!r}).")
+        return None
+    if slug:
+        for phase in phases:
+            if phase.slug == slug:
+                return phase
+        names = ", ".join(p.slug for p in phases)
+        raise SubmissionError(f"No phase '{slug[:50]}' on this benchmark (phases: {names}).")
+    now = now or timezone.now()
+    for phase in phases:
+        if phase.is_open(now):
+            return phase
+    upcoming = [p for p in phases if p.opens_at and p.opens_at > now]
+    if upcoming:
+        first = min(upcoming, key=lambda p: p.opens_at)
+        raise SubmissionError(
+            f"No phase is open now; '{first.slug}' opens at {first.opens_at:%Y-%m-%d %H:%M} UTC.",
+            status_code=403,
+        )
+    raise SubmissionError("Every phase of this benchmark has closed.", status_code=403)
 
 
 def stored_name(name: str) -> str:
@@ -127,6 +207,7 @@ def submission_create(
     description: str = "",
     links: dict[str, str] | None = None,
     private: bool = False,
+    phase: str | None = None,
 ) -> Submission:
     """Accept a prediction file: check the policy and quota, validate the file completely (so a
     participant hears about a bad file at once, not from a failed run), store it and enqueue
@@ -145,15 +226,25 @@ def submission_create(
     # Validation and storage come first and outside any lock: a large file takes seconds to
     # check, and on SQLite a write lock held that long stalls every other upload. The lock
     # below covers only the quota count, the insert and the enqueue.
-    _check_policy(benchmark=benchmark, participant=participant, kind="predictions")
+    in_phase = submission_phase(benchmark=benchmark, slug=phase)
+    _check_policy(
+        benchmark=benchmark,
+        participant=participant,
+        kind="predictions",
+        phase=in_phase,
+        team=team_of(benchmark=benchmark, user=participant),
+    )
     try:
-        uploads.predictions_check(benchmark=benchmark, task=task, uploaded=uploaded_file)
+        uploads.predictions_check(
+            benchmark=benchmark, task=task, uploaded=uploaded_file, phase=in_phase
+        )
     except uploads.PredictionsRejected as exc:
         raise SubmissionError(exc.messages) from None
     submission = Submission(
         benchmark=benchmark,
         participant=participant,
         task=task,
+        phase=in_phase,
         kind=Submission.Kind.PREDICTIONS,
         original_filename=uploaded_file.name[:255],
         name=name.strip()[:200],
@@ -177,10 +268,18 @@ def _save_and_enqueue(submission: Submission, *, enforce_quota: bool = True) -> 
             get_user_model().objects.select_for_update().filter(
                 pk=submission.participant.pk
             ).first()
+            # Then the team's row (membership is changed under the same two locks, in this
+            # order), so that two members cannot both take the team's last slot.
+            team = team_of(benchmark=submission.benchmark, user=submission.participant)
+            if team is not None and not submission.is_baseline:
+                Team.objects.select_for_update().filter(pk=team.pk).first()
+                submission.team = team
             _check_policy(
                 benchmark=submission.benchmark,
                 participant=submission.participant,
                 kind=submission.kind,
+                phase=submission.phase,
+                team=submission.team,
                 check_quota=enforce_quota,
             )
             submission.save()
@@ -205,6 +304,7 @@ def submission_create_model(
     links: dict[str, str] | None = None,
     private: bool = False,
     enforce_quota: bool = True,
+    phase: str | None = None,
 ) -> Submission:
     """Accept a model: a Hub repository (its revision resolved to a commit now, so the run uses
     exactly what was submitted) or an uploaded archive of a model folder (unpacked and checked
@@ -215,8 +315,14 @@ def submission_create_model(
             "Name a Hub model ('model': {'repo_id': ..., 'revision': ...}) or attach a model "
             "archive (field 'model_archive'), not both."
         )
+    in_phase = submission_phase(benchmark=benchmark, slug=phase)
     _check_policy(
-        benchmark=benchmark, participant=participant, kind="model", check_quota=enforce_quota
+        benchmark=benchmark,
+        participant=participant,
+        kind="model",
+        phase=in_phase,
+        team=team_of(benchmark=benchmark, user=participant),
+        check_quota=enforce_quota,
     )
     if not sandbox.available() and not settings.MODEL_RUNS_WITHOUT_SANDBOX_UNSAFE:
         raise SubmissionError(
@@ -233,6 +339,7 @@ def submission_create_model(
         benchmark=benchmark,
         participant=participant,
         task=task,
+        phase=in_phase,
         kind=Submission.Kind.MODEL,
         stage=Submission.Stage.RUN,
         name=name.strip()[:200],
@@ -265,7 +372,9 @@ def submission_create_model(
     except model_sources.ModelSourceError as exc:
         raise SubmissionError(exc.messages) from None
     for run_task in model_runs.run_tasks(submission):
-        model_runs.model_inputs_ensure(run_task)  # what the run reads instead of the splits
+        model_runs.model_inputs_ensure(
+            run_task, submission.scored_splits(run_task)
+        )  # what the run reads instead of the splits
     if archive is not None:
         archive.seek(0)
         submission.file.save(stored_name(archive.name), archive, save=False)

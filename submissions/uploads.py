@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from benchmarks.models import Benchmark, Split, Task
+from benchmarks.models import Benchmark, Phase, Split, Task
 from scoring.evaluation import align_predictions, check_tag_lengths
 from scoring.predictions import (
     DEFAULT_LIMITS,
@@ -57,6 +57,7 @@ class TaskFile:
 
     task: Task
     filename: str
+    splits: list[Split]  # the task's splits the file is checked against and scored on
     limits: Limits = DEFAULT_LIMITS
     source: object = None  # a path or binary file object
     archive: zipfile.ZipFile | None = None  # with `member`: a file in a zip
@@ -94,12 +95,12 @@ def _shown_name(name: str) -> str:
     return name if len(name) <= 100 else name[:99] + "…"
 
 
-def prediction_limits(tasks: list[Task]) -> Limits:
+def prediction_limits(splits: dict[int, list[Split]]) -> Limits:
     """What one prediction file of the benchmark may hold (docs/formats.md, "Prediction
-    files"): sizes from the settings, and rows for every id of the benchmark's scored splits
-    plus room to report duplicated and unknown ids (a file with a `task` column may hold the
-    rows of every task)."""
-    ids = sum(split.num_rows for task in tasks for split in task.scored_splits)
+    files"): sizes from the settings, and rows for every id of the scored splits (`splits`: per
+    task pk) plus room to report duplicated and unknown ids (a file with a `task` column may
+    hold the rows of every task)."""
+    ids = sum(split.num_rows for task_splits in splits.values() for split in task_splits)
     return Limits(
         max_bytes=settings.MAX_PREDICTION_DECODED_MB << 20,
         max_rows=ids + ids // 10 + settings.MAX_PREDICTION_EXTRA_ROWS,
@@ -110,16 +111,24 @@ def prediction_limits(tasks: list[Task]) -> Limits:
 
 
 def task_files(
-    *, benchmark: Benchmark, task: Task | None, fileobj, filename: str
+    *, benchmark: Benchmark, task: Task | None, fileobj, filename: str, phase: Phase | None = None
 ) -> list[TaskFile]:
     """Which task each prediction file is for: a zip holds `<task-slug>.<ext>` per task; a
-    single file goes to the task named in the request, or to the benchmark's only task."""
+    single file goes to the task named in the request, or to the benchmark's only task. With a
+    `phase`, the tasks and splits are that phase's."""
     tasks = list(benchmark.tasks.prefetch_related("splits"))
+    splits = {t.pk: phase.task_splits(t) if phase else t.scored_splits for t in tasks}
+    tasks = [t for t in tasks if splits[t.pk]]
     if task is not None:  # the same task, with its splits fetched
-        task = next((t for t in tasks if t.pk == task.pk), task)
-    limits = prediction_limits(tasks)
+        found = next((t for t in tasks if t.pk == task.pk), None)
+        if found is None:
+            raise PredictionsRejected(
+                [f"Task '{task.slug}' is not scored in the phase '{phase.slug}'."]
+            )
+        task = found
+    limits = prediction_limits(splits)
     if filename.lower().endswith(".zip"):
-        return _zip_task_files(fileobj, tasks=tasks, task=task, limits=limits)
+        return _zip_task_files(fileobj, tasks=tasks, task=task, limits=limits, splits=splits)
     if not _is_prediction_name(filename):
         raise PredictionsRejected(
             [
@@ -134,7 +143,11 @@ def task_files(
                 [f"This benchmark has several tasks ({slugs}): say which one with 'task'."]
             )
         task = tasks[0]
-    return [TaskFile(task=task, filename=filename, limits=limits, source=fileobj)]
+    return [
+        TaskFile(
+            task=task, filename=filename, splits=splits[task.pk], limits=limits, source=fileobj
+        )
+    ]
 
 
 def _zip_entries(fileobj) -> int:
@@ -150,7 +163,14 @@ def _zip_entries(fileobj) -> int:
     return count
 
 
-def _zip_task_files(fileobj, *, tasks: list[Task], task: Task | None, limits: Limits):
+def _zip_task_files(
+    fileobj,
+    *,
+    tasks: list[Task],
+    task: Task | None,
+    limits: Limits,
+    splits: dict[int, list[Split]] | None = None,
+):
     """The members of a zip, checked from its directory before any is unpacked: one file per
     task, each within the size limit, none encrypted or compressed in a way zipfile lacks."""
     if _zip_entries(fileobj) > MAX_ZIP_ENTRIES:
@@ -213,6 +233,7 @@ def _zip_task_files(fileobj, *, tasks: list[Task], task: Task | None, limits: Li
         TaskFile(
             task=by_slug[stem],
             filename=PurePosixPath(infos[0].filename).name,
+            splits=(splits or {}).get(by_slug[stem].pk) or by_slug[stem].scored_splits,
             limits=limits,
             archive=archive,
             member=infos[0],
@@ -247,10 +268,11 @@ def split_table(split: Split, columns: tuple[str, ...] | None = None) -> pa.Tabl
     return _cached((split.pk, split.fingerprint, columns), read)
 
 
-def task_gold_ids(task: Task) -> pa.Array:
-    """Ids of every scored split of the task: a prediction file covers exactly these. Kept
-    once concatenated: every upload and every scoring job of the task checks against them."""
-    splits = list(task.scored_splits)
+def task_gold_ids(task: Task, splits: list[Split] | None = None) -> pa.Array:
+    """Ids of the task's scored splits (`splits`: a phase's; default every scored split): a
+    prediction file covers exactly these. Kept once concatenated: every upload and every
+    scoring job of the task checks against them."""
+    splits = list(task.scored_splits if splits is None else splits)
     id_only = (task.id_column,)
 
     def concatenate() -> pa.Array:
@@ -265,12 +287,13 @@ def read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
     limits = task_file.limits
     try:
         table = read_prediction_file(task_file.open(), task_file.filename, limits)
-        checked = check_predictions(task.spec(), task_gold_ids(task), table, limits)
+        gold_ids = task_gold_ids(task, task_file.splits)
+        checked = check_predictions(task.spec(), gold_ids, table, limits)
         if at_upload and task.type == TOKEN_CLASSIFICATION:
             # One tag per input token: checked against the tokens (inputs, not labels), so the
             # participant hears of a wrong length at upload. (Scoring checks it again on the
             # gold tags it reads anyway.)
-            for split in task.scored_splits:
+            for split in task_file.splits:
                 gold = split_table(split, (task.id_column, task.input_columns[0]))
                 ids = gold.column(task.id_column)
                 tags = align_predictions(ids.combine_chunks().cast(pa.string()), checked)
@@ -281,9 +304,13 @@ def read_and_check(task_file: TaskFile, *, at_upload: bool = False) -> pa.Table:
         raise PredictionsRejected([prefix + m for m in exc.messages]) from None
 
 
-def predictions_check(*, benchmark: Benchmark, task: Task | None, uploaded) -> None:
+def predictions_check(
+    *, benchmark: Benchmark, task: Task | None, uploaded, phase: Phase | None = None
+) -> None:
     """Validate an upload completely; raises PredictionsRejected with every problem found."""
-    files = task_files(benchmark=benchmark, task=task, fileobj=uploaded, filename=uploaded.name)
+    files = task_files(
+        benchmark=benchmark, task=task, fileobj=uploaded, filename=uploaded.name, phase=phase
+    )
     errors = []
     for task_file in files:
         try:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from submissions import aggregate_views, task_type_views, views
+from submissions import aggregate_views, task_type_views, team_views, views
 
 urlpatterns = [
     path("submissions/", views.my_submissions, name="my_submissions"),
@@ -9,6 +9,8 @@ urlpatterns = [
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
     path("submissions/<int:pk>/privacy/", views.submission_privacy, name="submission_privacy"),
     path("b/<slug:slug>/submit/", views.submission_create, name="submission_create"),
+    path("b/<slug:slug>/team/", team_views.team, name="team"),
+    path("submissions/<int:pk>/final/", team_views.submission_final, name="submission_final"),
     path("b/<slug:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
     path("b/<slug:slug>/overall/", aggregate_views.overall_board, name="overall_board"),
     path(

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from benchmarks.access import can_view, get_benchmark_for
-from submissions import analysis, charts, exports, history, services
+from submissions import analysis, charts, exports, finals, history, services
 from submissions.access import (
     can_see_submission,
     get_own_submission_for,
@@ -36,6 +36,7 @@ from submissions.selectors import (
     result_details,
     visible_evaluations,
 )
+from submissions.teams import team_of
 
 
 @login_required
@@ -65,6 +66,7 @@ def submission_create(request, slug):
                 "description": fields["description"],
                 "links": {k: fields.get(k) or "" for k in ("paper_url", "code_url")},
                 "private": fields.get("private", False),
+                "phase": fields.get("phase") or None,
             }
             try:
                 if is_model:
@@ -84,11 +86,23 @@ def submission_create(request, slug):
                 messages.success(request, f"Submission received: {what}.")
                 return redirect("submission_detail", pk=submission.pk)
         status = 400
+    team = team_of(benchmark=benchmark, user=request.user)
+    try:
+        phase = services.submission_phase(benchmark=benchmark)
+    except services.SubmissionError as exc:  # no phase open: the form says why
+        phase, closed = None, " ".join(exc.messages)
+    else:
+        closed = None
     context = {
         "benchmark": benchmark,
         "form": form,
         "model_form": model_form,
-        "quota": services.submission_quota(benchmark=benchmark, participant=request.user),
+        "team": team,
+        "phase": phase,
+        "phase_closed": closed,
+        "quota": services.submission_quota(
+            benchmark=benchmark, participant=request.user, phase=phase, team=team
+        ),
     }
     return render(request, "submissions/submission_form.html", context, status=status)
 
@@ -117,6 +131,9 @@ def submission_detail(request, pk):
         "submission": submission,
         "results": results,
         "is_owner": submission.participant_id == request.user.pk,
+        "may_select_final": submission.benchmark.max_final is not None
+        and not submission.benchmark.is_closed()
+        and finals.may_select(request.user, submission),
         "is_insider": can_see_submission(request.user, submission),
         "on_boards": is_on_boards(submission),
         "model_url": submission.hub_url,

@@ -23,6 +23,7 @@ from accounts.services import api_token_create
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark, Split
 from submissions.models import Evaluation, Submission
+from submissions.teams import team_create, team_invite
 from tests.base import (
     PlatformTestCase,
     assert_no_hidden_labels,
@@ -189,6 +190,21 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
             "POST": OWNER_ACTS_UNSEEN,
         },
     },
+    # Teams: a signed-in participant's own team page on a benchmark they see; a POST is an
+    # action (an empty one: "unknown action", back to the page).
+    "team": {
+        **each(["public", "unlisted", "closed"], SIGNED_IN, (302,) * 6),
+        "private": {"GET": (302, 404, 404, 404, 200, 200), "POST": (302, 404, 404, 404, 302, 302)},
+    },
+    # The final mark: the submission's participant (or team); others who may see it get a 403.
+    "submission_final": {
+        **each(SUBMISSIONS, SIGNED_IN_NOT_ALLOWED, OWNER_ACTS),
+        "alice's, queued": {"GET": SIGNED_IN_NOT_ALLOWED, "POST": OWNER_ACTS_UNSEEN},
+        "alice's on the private benchmark": {
+            "GET": SIGNED_IN_NOT_ALLOWED,
+            "POST": OWNER_ACTS_UNSEEN,
+        },
+    },
     # The API.
     "api-benchmark-list": {"-": {"GET": EVERYONE, "POST": NOT_ALLOWED}},
     # One's own submissions: signed-in users only.
@@ -276,6 +292,41 @@ MATRIX: dict[str, dict[str, dict[str, tuple]]] = {
             "POST": (401, 200, 404, 404, 403, 403),
         },
     },
+    # The final mark: its participant (an empty body: 400), a 403 for others who may see it.
+    "api-submission-final": {
+        **each(SUBMISSIONS, API_SIGNED_IN_NOT_ALLOWED, (401, 400, 403, 403, 403, 403)),
+        "alice's, queued": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 400, 404, 404, 403, 403),
+        },
+        "alice's on the private benchmark": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 400, 404, 404, 403, 403),
+        },
+    },
+    # Teams: one's own, on a benchmark one sees; an empty POST is a 400 saying what to send
+    # (leave: "in no team").
+    "api-team": {
+        **each(
+            ["public", "unlisted", "closed"], (401, 200, 200, 200, 200, 200), (401,) + (400,) * 5
+        ),
+        "private": {"GET": (401, 404, 404, 404, 200, 200), "POST": (401, 404, 404, 404, 400, 400)},
+    },
+    "api-team-invite": {
+        **each(["public", "unlisted", "closed"], API_SIGNED_IN_NOT_ALLOWED, (401,) + (400,) * 5),
+        "private": {"GET": API_SIGNED_IN_NOT_ALLOWED, "POST": (401, 404, 404, 404, 400, 400)},
+    },
+    "api-team-leave": {
+        **each(["public", "unlisted", "closed"], API_SIGNED_IN_NOT_ALLOWED, (401,) + (400,) * 5),
+        "private": {"GET": API_SIGNED_IN_NOT_ALLOWED, "POST": (401, 404, 404, 404, 400, 400)},
+    },
+    # An invitation is answered by whom it invites (an empty body: 400); a 404 for anyone else.
+    "api-team-invitation-answer": {
+        "carol invites alice": {
+            "GET": API_SIGNED_IN_NOT_ALLOWED,
+            "POST": (401, 400, 404, 404, 404, 404),
+        }
+    },
     # Staff only (a sweep submits a model everywhere), and JSON only: a form is a 415.
     "api-model-evaluate": {
         "-": {"GET": (401, 403, 403, 405, 405, 405), "POST": (401, 403, 403, 415, 415, 415)}
@@ -337,6 +388,10 @@ CASES = {
     "api-leaderboard-export": BENCHMARKS,
     "api-leaderboard-history": BENCHMARKS,
     "api-submission-create": BENCHMARKS,
+    "team": BENCHMARKS,
+    "api-team": BENCHMARKS,
+    "api-team-invite": BENCHMARKS,
+    "api-team-leave": BENCHMARKS,
     "benchmark_compare": BENCHMARKS,
     "api-benchmark-compare": BENCHMARKS,
     "task_type_best": {"-": Case({"task_type": "text-classification"})},
@@ -348,6 +403,8 @@ SUBMISSION_URLS = {
     "submission_cancel": "pk",
     "submission_privacy": "pk",
     "api-submission-privacy": "submission_id",
+    "submission_final": "pk",
+    "api-submission-final": "submission_id",
     "api-submission-detail": "submission_id",
     "api-submission-breakdown": "submission_id",
     "api-submission-model-index": "submission_id",
@@ -423,6 +480,9 @@ class AuthorizationMatrixTests(PlatformTestCase):
         }
         cls.predictions = prediction_csv(gold_rows(cls.benchmark))
         cls.api_token, _ = api_token_create(user=cls.alice, name="matrix")
+        carol = make_user("carol")
+        team = team_create(benchmark=cls.benchmark, user=carol, name="carol's")
+        cls.invitation = team_invite(team=team, by=carol, who="alice")
         # Per-example results of the public splits, for the error browser.
         for evaluation in Evaluation.objects.filter(split__role=Split.Role.PUBLIC):
             attach_gold_examples(evaluation)
@@ -444,6 +504,8 @@ class AuthorizationMatrixTests(PlatformTestCase):
             }
         if name == "api_token_revoke":
             return {"alice's token": Case({"token_id": self.api_token.pk})}
+        if name == "api-team-invitation-answer":
+            return {"carol invites alice": Case({"invitation_id": self.invitation.pk})}
         return CASES.get(name, {"-": Case()})
 
     def user(self, role: str, case: Case):

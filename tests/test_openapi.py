@@ -144,6 +144,7 @@ class ErrorAnswerTests(PlatformTestCase):
     def concrete(self, path: str) -> str:
         values = {"slug": "sentiment", "task": "sst", "split": "dev"}
         values.update(submission_id=self.submission.pk, task_type="text-classification")
+        values.update(invitation_id=1)
         return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), path)
 
     def test_every_other_method_on_a_route_is_a_405_naming_the_allowed_ones(self):

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from config.wsgi import application
 from submissions.models import Submission
+from submissions.teams import team_create, team_invite
 from tests.base import PlatformTestCase, make_benchmark, make_scored_submission
 
 # Examples per operation. Deterministic by default (the same examples every run); for a deeper
@@ -72,6 +73,8 @@ class ApiFuzzTests(PlatformTestCase):
         Submission.objects.create(benchmark=cls.benchmark, participant=cls.alice)
         Submission.objects.create(benchmark=cls.benchmark, participant=cls.bob, is_private=True)
         cls.tokens = {user: Token.objects.create(user=user).key for user in (cls.alice, cls.staff)}
+        team = team_create(benchmark=cls.benchmark, user=cls.bob, name="bob's")
+        cls.invitation = team_invite(team=team, by=cls.bob, who="alice")
 
     def setUp(self):
         # Django's test client keeps a request from closing the test's connection (which would
@@ -100,6 +103,7 @@ class ApiFuzzTests(PlatformTestCase):
             "cell": ["food", "topic:food"],
             "page": ["2", "²", "9" * 30],
             "submissions": [f"{every[0]},{every[1]}", f"{every[0]},{every[2]},{every[3]}", "²,3"],
+            "invitation_id": [self.invitation.pk, 10**12],
         }
         return [
             ({}, {**common, "submission_id": every}),

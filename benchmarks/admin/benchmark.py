@@ -15,6 +15,7 @@ from django.urls import path
 from benchmarks.admin import bundle_upload
 from benchmarks.admin.forms import BenchmarkAdminForm
 from benchmarks.admin.maintainers import URL_NAME, MaintainersSearchView, MaintainersWidget
+from benchmarks.admin.phases import PhaseInline
 from benchmarks.admin.scoping import MaintainedOnlyMixin
 from benchmarks.authors import author_grant
 from benchmarks.models import Benchmark, Task
@@ -63,13 +64,22 @@ class BenchmarkAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["maintainers", "reviewers"]
     readonly_fields = ["publication", "created_at", "updated_at"]
-    inlines = [TaskInline]
+    inlines = [TaskInline, PhaseInline]
     actions = ["publish", "publish_unlisted", "export_bundle"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "visibility", "description", "license", "citation"]}),
         (
             "Submission policy",
-            {"fields": ["accepted_kinds", "max_per_day", "max_total", "opens_at", "closes_at"]},
+            {
+                "fields": [
+                    "accepted_kinds",
+                    "max_per_day",
+                    "max_total",
+                    "opens_at",
+                    "closes_at",
+                    "max_final",
+                ]
+            },
         ),
         ("Model submissions", {"fields": ["allow_custom_code", "allow_pickle_weights"]}),
         ("Authors", {"fields": ["maintainers", "reviewers", "aggregate_weights"]}),

@@ -51,6 +51,7 @@ BENCHMARK_FIELD_OF_KEY = {
     "submission_policy.closes_at": "closes_at",
     "submission_policy.allow_custom_code": "allow_custom_code",
     "submission_policy.allow_pickle_weights": "allow_pickle_weights",
+    "submission_policy.final_selection": "max_final",
     "aggregate_weights": "aggregate_weights",
 }
 
@@ -101,6 +102,7 @@ class BenchmarkAdminForm(CheckedByBundleMixin, forms.ModelForm):
             "closes_at",
             "allow_custom_code",
             "allow_pickle_weights",
+            "max_final",
             "maintainers",
             "reviewers",
             "aggregate_weights",
@@ -129,6 +131,7 @@ class BenchmarkAdminForm(CheckedByBundleMixin, forms.ModelForm):
                     "allow_pickle_weights",
                 )
             },
+            "final_selection": self.value(cleaned, "max_final"),
         }
         tasks = list(self.instance.tasks.values("slug", "metrics")) if self.instance.pk else []
         weights = compact(self.value(cleaned, "aggregate_weights"))

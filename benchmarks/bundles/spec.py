@@ -14,6 +14,7 @@ from typing import Any
 
 from benchmarks.bundles.checks import is_number, join, show
 from benchmarks.bundles.errors import BundleError
+from benchmarks.bundles.phases import phases_check
 from benchmarks.bundles.task_fields import TaskFieldsChecker
 from scoring.tasktypes import METRICS, TASK_TYPES, metric_keys
 
@@ -36,6 +37,7 @@ TOP_KEYS = (
     "submission_policy",
     "aggregate_weights",
     "tasks",
+    "phases",
 )
 POLICY_KEYS = (
     "kinds",
@@ -45,6 +47,7 @@ POLICY_KEYS = (
     "closes_at",
     "allow_custom_code",
     "allow_pickle_weights",
+    "final_selection",
 )
 TASK_KEYS = (
     "slug",
@@ -154,6 +157,7 @@ class _SpecChecker(TaskFieldsChecker):
         spec["aggregate_weights"] = self.weights(top.get("aggregate_weights"))
         spec["tasks"] = self.tasks(top.get("tasks"))
         self.weight_names(spec["aggregate_weights"], spec["tasks"])
+        spec["phases"] = phases_check(self, top.get("phases"), spec["tasks"], SLUG_RE)
         return spec
 
     def weight_names(self, weights: dict, tasks: list[dict]) -> None:
@@ -201,7 +205,12 @@ class _SpecChecker(TaskFieldsChecker):
             "allow_pickle_weights": self.boolean(
                 policy.get("allow_pickle_weights"), join(path, "allow_pickle_weights"), False
             ),
+            "final_selection": self.count(
+                policy.get("final_selection"), join(path, "final_selection")
+            ),
         }
+        if result["final_selection"] == 0:
+            self.error(join(path, "final_selection"), "expected a whole number ≥ 1 or null")
         opens, closes = result["opens_at"], result["closes_at"]
         if opens and closes and opens >= closes:
             self.error(join(path, "closes_at"), "expected a time after opens_at")

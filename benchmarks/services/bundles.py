@@ -23,7 +23,7 @@ from benchmarks.bundles import (
     bundle_open,
     spec_yaml,
 )
-from benchmarks.models import Benchmark, Split, Task
+from benchmarks.models import Benchmark, Phase, Split, Task
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -113,6 +113,7 @@ def _benchmark_write(
         "closes_at": policy["closes_at"],
         "allow_custom_code": policy["allow_custom_code"],
         "allow_pickle_weights": policy["allow_pickle_weights"],
+        "max_final": policy["final_selection"],
         "aggregate_weights": spec["aggregate_weights"],
     }
     benchmark = Benchmark.objects.select_for_update().filter(slug=spec["slug"]).first()
@@ -134,7 +135,36 @@ def _benchmark_write(
         _refuse_to_delete_scores(task.splits.all(), f"task '{task.slug}'")
         replaced += [split.data.name for split in task.splits.all() if split.data]
         task.delete()
+    _phases_write(benchmark, spec.get("phases") or [])
     return benchmark
+
+
+def _phases_write(benchmark: Benchmark, phases: list[dict]) -> None:
+    """The bundle's phases, in place: a phase missing from the bundle is deleted unless
+    submissions were made in it (an update cannot delete them)."""
+    existing = {phase.slug: phase for phase in benchmark.phases.all()}
+    splits = {
+        f"{split.task.slug}/{split.name}": split
+        for split in Split.objects.filter(task__benchmark=benchmark).select_related("task")
+    }
+    for position, spec in enumerate(phases):
+        phase = existing.pop(spec["slug"], None) or Phase(benchmark=benchmark, slug=spec["slug"])
+        phase.title = spec["title"]
+        phase.position = position
+        phase.opens_at, phase.closes_at = spec["opens_at"], spec["closes_at"]
+        phase.accepted_kinds = spec["kinds"]
+        phase.max_per_day, phase.max_total = spec["max_per_day"], spec["max_total"]
+        phase.save()
+        phase.splits.set([splits[name] for name in spec["splits"]])
+    for phase in existing.values():
+        count = phase.submissions.count()
+        if count:
+            raise BundleError(
+                f"phases: the phase '{phase.slug}' is missing from the bundle but {count} "
+                f"submission{'s were' if count != 1 else ' was'} made in it; an update cannot "
+                "delete them. Keep the phase in the bundle."
+            )
+        phase.delete()
 
 
 def scores_on(splits) -> int:
@@ -257,10 +287,26 @@ def benchmark_spec(benchmark: Benchmark, tasks: list[Task]) -> dict:
             "closes_at": _iso(benchmark.closes_at),
             "allow_custom_code": benchmark.allow_custom_code,
             "allow_pickle_weights": benchmark.allow_pickle_weights,
+            "final_selection": benchmark.max_final,
         },
     }
     if benchmark.aggregate_weights:
         spec["aggregate_weights"] = dict(benchmark.aggregate_weights)
+    phases = list(benchmark.phases.prefetch_related("splits__task"))
+    if phases:
+        spec["phases"] = [
+            {
+                "slug": phase.slug,
+                "title": phase.title,
+                "opens_at": _iso(phase.opens_at),
+                "closes_at": _iso(phase.closes_at),
+                "kinds": list(phase.accepted_kinds),
+                "max_per_day": phase.max_per_day,
+                "max_total": phase.max_total,
+                "splits": [f"{s.task.slug}/{s.name}" for s in phase.splits.all()],
+            }
+            for phase in phases
+        ]
     spec["tasks"] = [
         {
             "slug": task.slug,

@@ -107,7 +107,7 @@ class DryRunTests(BundleUploadTestCase):
                 "slug: 'rival-bench' belongs to a benchmark you do not maintain; choose "
                 "another slug",
                 "colour: unknown key; expected one of slug, title, description, license, "
-                "citation, visibility, submission_policy, aggregate_weights, tasks",
+                "citation, visibility, submission_policy, aggregate_weights, tasks, phases",
                 "tasks[0].metrics[1].average: expected one of micro, macro, weighted, binary, "
                 "got 'mean'",
                 "tasks[0].data.splits.test: 1 ids occur more than once in split test, e.g. "

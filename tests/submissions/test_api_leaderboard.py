@@ -52,6 +52,7 @@ class LeaderboardApiTests(PlatformTestCase):
                 "rank": 2,
                 "submission": alice.pk,
                 "participant": "alice",
+                "team": None,  # alice competes on her own
                 "name": "alice-run",
                 "kind": "predictions",
                 "model_url": None,  # a prediction file: no model repository

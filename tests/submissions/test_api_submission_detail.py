@@ -46,6 +46,9 @@ class SubmissionDetailApiTests(PlatformTestCase):
                 "task": None,
                 "kind": "predictions",
                 "participant": "alice",
+                "team": None,  # alice competes on her own
+                "phase": None,  # a benchmark without phases
+                "selected_final": False,
                 "name": "first try",
                 "description": "",
                 "is_private": False,

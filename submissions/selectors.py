@@ -22,11 +22,13 @@ from functools import cached_property
 import pyarrow as pa
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django.utils.http import urlencode
 
 from benchmarks.access import can_review
-from benchmarks.models import Benchmark, Split, Task
+from benchmarks.models import Benchmark, Phase, Split, Task
 from scoring.autoslices import automatic_columns, automatic_specs
 from scoring.slices import Publication, hidden_publication, suppress_hidden_cells
 from scoring.tasktypes import key_scales, lower_is_better, with_scales
@@ -440,6 +442,19 @@ class BoardView:
         }
 
 
+def splits_with_phase():
+    """Splits with `phase_name`: the title (or slug) of the phase that scores them, if any; in
+    the splits' own query."""
+    phases = Phase.objects.filter(splits=OuterRef("pk")).order_by("position")
+    return Split.objects.annotate(
+        phase_name=Subquery(
+            phases.annotate(
+                name=Coalesce(NullIf("title", Value("")), "slug", output_field=CharField())
+            ).values("name")[:1]
+        )
+    )
+
+
 BOARD_PARAMETERS = ("task", "split", "sort", "slice", "cell", "show", "kind", "baselines")
 
 
@@ -494,7 +509,7 @@ def leaderboard_for(
     split is a 404; a split that is not scored, an unknown sort metric or a cell the board
     cannot be ranked on, a SelectionError."""
     # Tasks and their splits in two queries; everything below picks from them.
-    tasks = list(benchmark.tasks.prefetch_related("splits"))
+    tasks = list(benchmark.tasks.prefetch_related(Prefetch("splits", queryset=splits_with_phase())))
     task_obj = (
         next((t for t in tasks if t.slug == task), None) if task else tasks[0] if tasks else None
     )

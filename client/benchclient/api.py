@@ -186,6 +186,7 @@ class Client:
         task: str | None = None,
         name: str | None = None,
         description: str | None = None,
+        phase: str | None = None,
     ) -> dict:
         self.require_token()
         try:
@@ -193,7 +194,7 @@ class Client:
                 data = f.read()
         except OSError as exc:
             raise ApiError([f"Cannot read {path}: {exc.strerror}."]) from None
-        fields = {"task": task, "name": name, "description": description}
+        fields = {"task": task, "name": name, "description": description, "phase": phase}
         body, content_type = encode_multipart(
             {k: v for k, v in fields.items() if v},
             {"file": (os.path.basename(path), data)},
@@ -215,11 +216,12 @@ class Client:
         task: str | None = None,
         name: str | None = None,
         description: str | None = None,
+        phase: str | None = None,
     ) -> dict:
         """A model: a Hub repository at a revision (JSON), or an archive file (multipart)."""
         self.require_token()
         path = f"/api/v1/benchmarks/{quote(benchmark, safe='')}/submissions/"
-        fields = {"task": task, "name": name, "description": description}
+        fields = {"task": task, "name": name, "description": description, "phase": phase}
         fields = {k: v for k, v in fields.items() if v}
         if archive is None:
             model = {"repo_id": repo_id, **({"revision": revision} if revision else {})}

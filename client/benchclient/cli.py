@@ -4,7 +4,7 @@ them and read breakdowns and leaderboards from a terminal.
     bench login [--token TOKEN]
     bench benchmarks
     bench download BENCHMARK [TASK [SPLIT]] [--task T] [--split S] [--out DIR | -o FILE]
-    bench submit BENCHMARK (FILE | --model REPO[@REV] | --model-archive PATH) [--wait]
+    bench submit BENCHMARK (FILE | --model REPO[@REV] | --model-archive PATH) [--phase P] [--wait]
     bench status ID [--wait | --no-wait]
     bench breakdown ID [--task T] [--split S]
     bench cancel ID
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--task", help="task slug, for a single file on a multi-task benchmark")
     submit.add_argument("--name", help="name shown on the leaderboard")
+    submit.add_argument("--phase", help="phase slug (default: the open phase)")
     submit.add_argument("--description")
     submit.add_argument(
         "--wait", action="store_true", help="follow it until it is scored, failed or cancelled"

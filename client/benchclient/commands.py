@@ -177,7 +177,12 @@ def cmd_submit(client: Client, args, out: TextIO) -> int:
     chosen = [x for x in (args.file, args.model, args.model_archive) if x]
     if len(chosen) != 1:
         raise ApiError(["Give one of: a prediction file, --model REPO[@REV], --model-archive."])
-    extra = {"task": args.task, "name": args.name, "description": args.description}
+    extra = {
+        "task": args.task,
+        "name": args.name,
+        "description": args.description,
+        "phase": args.phase,
+    }
     if args.file:
         created = client.submit(args.benchmark, args.file, **extra)
     elif args.model:

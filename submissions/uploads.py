@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import pyarrow as pa
@@ -57,11 +57,12 @@ class TaskFile:
 
     task: Task
     filename: str
-    splits: list[Split]  # the task's splits the file is checked against and scored on
     limits: Limits = DEFAULT_LIMITS
     source: object = None  # a path or binary file object
     archive: zipfile.ZipFile | None = None  # with `member`: a file in a zip
     member: zipfile.ZipInfo | None = None
+    # The task's splits the file is checked against and scored on (its phase's, or all).
+    splits: list[Split] = field(default_factory=list)
 
     def open(self):
         if self.member is None:
@@ -169,7 +170,7 @@ def _zip_task_files(
     tasks: list[Task],
     task: Task | None,
     limits: Limits,
-    splits: dict[int, list[Split]] | None = None,
+    splits: dict[int, list[Split]],
 ):
     """The members of a zip, checked from its directory before any is unpacked: one file per
     task, each within the size limit, none encrypted or compressed in a way zipfile lacks."""
@@ -233,7 +234,7 @@ def _zip_task_files(
         TaskFile(
             task=by_slug[stem],
             filename=PurePosixPath(infos[0].filename).name,
-            splits=(splits or {}).get(by_slug[stem].pk) or by_slug[stem].scored_splits,
+            splits=splits[by_slug[stem].pk],
             limits=limits,
             archive=archive,
             member=infos[0],

@@ -25,11 +25,11 @@ from benchmarks.api import FormatIsAFileFormat
 from submissions import analysis, api_schema, exports, history, services
 from submissions.access import get_own_submission_for, get_result_for
 from submissions.board_entries import board_cached
+from submissions.boards import leaderboard_from_query
 from submissions.selectors import (
     CELL_FIELDS,
     SelectionError,
     breakdown_for,
-    leaderboard_from_query,
     own_submissions,
     shown_cell,
 )

@@ -1,9 +1,10 @@
 """Files made of what pages show: a leaderboard view as CSV or JSON, and a submission's scores
 as a Hugging Face model card's `model-index` (docs/formats.md, "Exports").
 
-Both read through submissions/selectors.py only: a board export is `leaderboard_for`'s board for
-the same query parameters (refused where the page refuses, withheld where the page withholds),
-and the model index holds the metrics `visible_evaluations` shows, never a slice cell."""
+Both read through submissions/boards.py and submissions/selectors.py only: a board export is
+`leaderboard_for`'s board for the same query parameters (refused where the page refuses,
+withheld where the page withholds), and the model index holds the metrics `visible_evaluations`
+shows, never a slice cell."""
 
 from __future__ import annotations
 
@@ -22,15 +23,10 @@ from django.http import HttpResponse
 
 from benchmarks.models import Benchmark
 from scoring.tasktypes import REGRESSION, TEXT_CLASSIFICATION, metric_display_name
+from submissions.boards import BoardView, leaderboard_from_query
 from submissions.leaderboards import Leaderboard, Row
 from submissions.models import Submission
-from submissions.selectors import (
-    BoardView,
-    SelectionError,
-    evaluation_columns,
-    leaderboard_from_query,
-    visible_evaluations,
-)
+from submissions.selectors import SelectionError, evaluation_columns, visible_evaluations
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 BOARD_FIELDS = (

@@ -6,7 +6,7 @@ over time, and the baselines it is measured against (docs/formats.md, "Leaderboa
   database keeps only those that beat every earlier participant submission (in the metric's own
   direction; a tie improves nothing), the latest one (where the line ends), and every baseline,
   each a horizontal line.
-- `history_for` is the API's: the board `selectors.leaderboard_for` chooses for the same
+- `history_for` is the API's: the board `boards.leaderboard_for` chooses for the same
   parameters, refused and withheld as the board is.
 - `history_page` is the leaderboard page's: the history of the board it shows, a step chart of
   it (inline SVG through `charts.render_svg`) and the rows of the table under the chart.
@@ -36,9 +36,10 @@ from benchmarks.templatetags.platform_tags import format_number
 from scoring.tasktypes import key_scales, lower_is_better, metric_display_name, metric_scale
 from submissions import charts
 from submissions.board_entries import board_cached
+from submissions.boards import BoardView, leaderboard_for
 from submissions.leaderboards import metric_value
 from submissions.models import Evaluation, Submission
-from submissions.selectors import BoardView, SelectionError, leaderboard_for
+from submissions.selectors import SelectionError
 
 logger = logging.getLogger(__name__)
 

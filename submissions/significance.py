@@ -25,6 +25,8 @@ from django.conf import settings
 
 from benchmarks.models import Split, Task
 from scoring.tasktypes import TOKEN_CLASSIFICATION
+from submissions import analysis
+from submissions.analysis.examples import _string_ids
 from submissions.board_entries import leaderboard_page
 from submissions.leaderboards import Leaderboard
 from submissions.models import Evaluation, PairedTest
@@ -115,8 +117,6 @@ class _Predictions:
     """The split's gold table and each evaluation's stored predictions, read once."""
 
     def __init__(self, task: Task, split: Split):
-        from submissions.analysis.examples import _string_ids  # see `_analysis`
-
         columns = [task.id_column, task.label_column]
         if task.type == TOKEN_CLASSIFICATION:
             columns += list(task.input_columns)
@@ -126,20 +126,11 @@ class _Predictions:
 
     def of(self, evaluation: Evaluation):
         if evaluation.pk not in self.cache:
-            analysis = _analysis()
             examples = analysis.examples_for(evaluation, self.ids)
             if examples.prediction is None:
                 raise analysis.ExamplesUnavailable("The per-example results hold no predictions.")
             self.cache[evaluation.pk] = examples.prediction
         return self.cache[evaluation.pk]
-
-
-def _analysis():
-    """`submissions.analysis`, imported when a test is computed (in the worker): the package
-    imports `submissions.selectors`, which marks boards from this module."""
-    from submissions import analysis
-
-    return analysis
 
 
 def significance_refresh(task: Task, split: Split, *, limit: int | None = PER_REFRESH) -> int:
@@ -163,13 +154,11 @@ def significance_refresh(task: Task, split: Split, *, limit: int | None = PER_RE
         data = data or _Predictions(task, split)
         try:
             predictions = [data.of(first), data.of(second)]
-        except (_analysis().ExamplesUnavailable, OSError, pa.ArrowException):
+        except (analysis.ExamplesUnavailable, OSError, pa.ArrowException):
             skipped.add((first.pk, second.pk))  # e.g. a file kept by an older version
             continue
-        found = (
-            _analysis()
-            .bootstrap.compare_module()
-            .paired_bootstrap(spec, data.gold, predictions, resamples=resamples, seed=0)
+        found = analysis.bootstrap.compare_module().paired_bootstrap(
+            spec, data.gold, predictions, resamples=resamples, seed=0
         )
         results = {
             key: {"delta": entry["deltas"][1], "ci": entry["ci"][1], "p_value": entry["p_value"][1]}

@@ -26,12 +26,11 @@ from submissions.access import (
     is_on_boards,
 )
 from submissions.board_entries import board_cached, group_of, group_ranks
+from submissions.boards import leaderboard_for, leaderboard_from_query
 from submissions.forms import ModelSubmissionForm, SubmissionForm
 from submissions.models import Evaluation, Submission
 from submissions.selectors import (
     SelectionError,
-    leaderboard_for,
-    leaderboard_from_query,
     queue_wait,
     result_details,
     visible_evaluations,

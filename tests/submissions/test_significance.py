@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from benchmarks.models import Split
 from submissions import pipeline
+from submissions.boards import leaderboard_for
 from submissions.leaderboards import leaderboard_build
 from submissions.models import PairedTest, Submission
-from submissions.selectors import leaderboard_for
 from submissions.services import submission_create
 from submissions.significance import ALPHA, board_significance, significance_refresh
 from tests.base import (

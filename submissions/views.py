@@ -220,7 +220,7 @@ def my_submissions(request):
     )
     submissions = (
         Submission.objects.filter(participant=request.user)
-        .select_related("benchmark")
+        .select_related("benchmark", "team", "phase")
         .prefetch_related(Prefetch("evaluations", queryset=evaluations))
     )
     page = Paginator(submissions, 50).get_page(request.GET.get("page"))

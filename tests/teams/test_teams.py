@@ -132,6 +132,8 @@ class TeamLifeTests(PlatformTestCase):
             )
         self.assertEqual(refused.exception.status_code, 429)
         self.assertIn("Your team 'owls' has used all 3", str(refused.exception))
+        self.client.force_login(self.bob)
+        self.assertContains(self.client.get("/submissions/"), "for owls")
 
     def test_joining_brings_ones_submissions_and_respects_the_teams_total(self):
         self.benchmark.max_total = 2

@@ -39,6 +39,7 @@ def benchmark_detail(request, slug):
         "benchmark": benchmark,
         "tasks": tasks,
         "is_maintainer": can_maintain(request.user, benchmark),
+        "phases": list(benchmark.phases.prefetch_related("splits__task")),
     }
     return render(request, "benchmarks/benchmark_detail.html", context)
 

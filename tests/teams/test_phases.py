@@ -267,3 +267,63 @@ class PhaseBundleTests(TestCase):
         benchmark = benchmark_import(source=self.folder / "d")
         self.assertEqual(benchmark.phases.count(), 0)
         self.assertEqual(Split.objects.filter(task__benchmark=benchmark).count(), 2)
+
+
+class PhaseAdminTests(TestCase):
+    """The admin's phase inline checks the bundle's rule before anything is saved."""
+
+    def formset(self, benchmark, phases: list[dict]):
+        from django.forms import inlineformset_factory
+
+        from benchmarks.admin.phases import PhaseFormSet
+
+        FormSet = inlineformset_factory(
+            type(benchmark),
+            Phase,
+            formset=PhaseFormSet,
+            fields=["slug", "title", "position", "opens_at", "closes_at", "splits"],
+            extra=0,
+        )
+        data = {
+            "phases-TOTAL_FORMS": str(len(phases)),
+            "phases-INITIAL_FORMS": "0",
+            "phases-MIN_NUM_FORMS": "0",
+            "phases-MAX_NUM_FORMS": "1000",
+        }
+        for i, phase in enumerate(phases):
+            for key, value in phase.items():
+                data[f"phases-{i}-{key}"] = value
+        return FormSet(data, instance=benchmark, prefix="phases")
+
+    def test_a_split_in_two_phases_and_a_phase_without_splits_are_refused(self):
+        benchmark = make_benchmark()
+        dev = benchmark.tasks.get().splits.get(name="dev")
+        formset = self.formset(
+            benchmark,
+            [
+                {"slug": "development", "position": "0", "splits": [str(dev.pk)]},
+                {"slug": "final", "position": "1", "splits": [str(dev.pk)]},
+                {"slug": "extra", "position": "2"},
+            ],
+        )
+        self.assertFalse(formset.is_valid())
+        errors = [str(form.errors) for form in formset.forms]
+        self.assertIn("is scored in the phase &#x27;development&#x27; already", errors[1])
+        self.assertIn("each names the splits it scores", errors[2])
+
+    def test_disjoint_phases_are_saved(self):
+        benchmark = make_benchmark()
+        dev, test = benchmark.tasks.get().splits.order_by("position")
+        formset = self.formset(
+            benchmark,
+            [
+                {"slug": "development", "position": "0", "splits": [str(dev.pk)]},
+                {"slug": "final", "position": "1", "splits": [str(test.pk)]},
+            ],
+        )
+        self.assertTrue(formset.is_valid(), [f.errors for f in formset.forms])
+        formset.save()
+        self.assertEqual(
+            [(p.slug, [s.name for s in p.splits.all()]) for p in benchmark.phases.all()],
+            [("development", ["dev"]), ("final", ["test"])],
+        )

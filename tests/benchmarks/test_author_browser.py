@@ -29,7 +29,13 @@ def chromium_browser():
         yield browser
 
 
-class TaskEditorBrowserTests(StaticLiveServerTestCase):
+class AdminBrowserTestCase(StaticLiveServerTestCase):
+    """An author signed in to the admin in Chromium (`log_in`), every console error, failed
+    request and HTTP error of the page collected in `errors`. `benchmark_slug` names the
+    benchmark the author maintains."""
+
+    benchmark_slug = "editable"
+
     @pytest.fixture(autouse=True)
     def _browser(self, chromium_browser, settings, tmp_path):
         settings.STORAGES = {
@@ -65,7 +71,7 @@ class TaskEditorBrowserTests(StaticLiveServerTestCase):
         author.set_password(PASSWORD)
         author.save()
         author_grant(author)
-        self.benchmark = make_benchmark("editable", maintainers=(author,))
+        self.benchmark = make_benchmark(self.benchmark_slug, maintainers=(author,))
         self.task = self.benchmark.tasks.get()
         page = self.page
         page.goto(f"{self.live_server_url}/admin/login/")
@@ -74,6 +80,8 @@ class TaskEditorBrowserTests(StaticLiveServerTestCase):
         page.locator("input[type=submit]").click()
         page.wait_for_url(f"{self.live_server_url}/admin/")
 
+
+class TaskEditorBrowserTests(AdminBrowserTestCase):
     def test_the_task_editors_render_and_save_what_a_bundle_would_hold(self):
         self.log_in()
         page = self.page

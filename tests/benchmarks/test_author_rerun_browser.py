@@ -14,74 +14,26 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
-from benchmarks.authors import author_grant
 from submissions import pipeline
 from submissions.models import Evaluation, Submission
 from submissions.services import submission_create
 from submissions.tasks import rescore_submission, score_submission
-from tests.base import gold_rows, make_benchmark, make_user, prediction_csv, upload
-from tests.e2e.test_browser_participant_flow import chromium_launched
+from tests.base import gold_rows, make_user, prediction_csv, upload
+from tests.benchmarks.test_author_browser import (  # noqa: F401 (chromium_browser: a fixture)
+    AdminBrowserTestCase,
+    chromium_browser,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-PASSWORD = "a-long-author-passphrase-2026"
 ACTION = "Re-run selected submissions (rescore)"
 # The slice the author adds: a second breakdown over the metadata column `topic`.
 NEW_SLICE = {"name": "subject", "column": "topic"}
 
 
-@pytest.fixture(scope="module")
-def chromium_browser():
-    with chromium_launched() as browser:
-        yield browser
-
-
-class RerunBrowserTests(StaticLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, chromium_browser, settings, tmp_path):
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": str(tmp_path / "storage")},
-            },
-        }
-        context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = context.new_page()
-        self.page.set_default_timeout(30_000)
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.page.on(
-            "console",
-            lambda m: (
-                self.errors.append(f"console: {m.text} ({m.location.get('url')})")
-                if m.type == "error"
-                else None
-            ),
-        )
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
-        self.page.on(
-            "response",
-            lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
-        )
-        yield
-        context.close()
-
-    def log_in(self) -> None:
-        author = make_user("writer")
-        author.set_password(PASSWORD)
-        author.save()
-        author_grant(author)
-        self.benchmark = make_benchmark("rerun", maintainers=(author,))
-        self.task = self.benchmark.tasks.get()
-        page = self.page
-        page.goto(f"{self.live_server_url}/admin/login/")
-        page.fill("#id_username", "writer")
-        page.fill("#id_password", PASSWORD)
-        page.locator("input[type=submit]").click()
-        page.wait_for_url(f"{self.live_server_url}/admin/")
+class RerunBrowserTests(AdminBrowserTestCase):
+    benchmark_slug = "rerun"
 
     def scored(self, username: str, wrong: set[str]) -> Submission:
         """A submission scored for real from a stored prediction file (the scoring job run

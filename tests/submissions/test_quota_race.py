@@ -14,6 +14,36 @@ from submissions.services import SubmissionError, submission_create
 from tests.base import gold_rows, make_benchmark, make_user, prediction_csv, upload
 
 
+def uploads_race(benchmark, participants: list, content: bytes) -> tuple[list, list, list]:
+    """Each participant uploads `content` at once, from a thread of its own (a database
+    connection each): (submissions accepted, SubmissionErrors, any other exception, such as
+    a deadlock or lock timeout)."""
+    barrier = threading.Barrier(len(participants))
+    won, refused, crashed = [], [], []
+
+    def submit(participant):
+        try:
+            barrier.wait()
+            won.append(
+                submission_create(
+                    benchmark=benchmark, participant=participant, uploaded_file=upload(content)
+                )
+            )
+        except SubmissionError as exc:
+            refused.append(exc)
+        except Exception as exc:
+            crashed.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(p,)) for p in participants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return won, refused, crashed
+
+
 class LastQuotaSlotRaceTests(TransactionTestCase):
     def setUp(self):
         self.alice = make_user("alice")
@@ -24,31 +54,7 @@ class LastQuotaSlotRaceTests(TransactionTestCase):
         self.addCleanup(publish.stop)
 
     def race(self, clients: int) -> tuple[list[Submission], list[SubmissionError]]:
-        barrier = threading.Barrier(clients)
-        won, refused, crashed = [], [], []
-
-        def submit():
-            try:
-                barrier.wait()
-                won.append(
-                    submission_create(
-                        benchmark=self.benchmark,
-                        participant=self.alice,
-                        uploaded_file=upload(self.content),
-                    )
-                )
-            except SubmissionError as exc:
-                refused.append(exc)
-            except Exception as exc:  # a deadlock or lock timeout would land here
-                crashed.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=submit) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        won, refused, crashed = uploads_race(self.benchmark, [self.alice] * clients, self.content)
         self.assertEqual(crashed, [])
         return won, refused
 

@@ -14,6 +14,7 @@ from submissions.models import Submission
 from submissions.services import SubmissionError, submission_create
 from submissions.teams import invitation_answer, team_create, team_invite
 from tests.base import gold_rows, make_benchmark, make_user, prediction_csv, upload
+from tests.submissions.test_quota_race import uploads_race
 
 
 class TeamLastSlotRaceTests(TransactionTestCase):
@@ -30,31 +31,7 @@ class TeamLastSlotRaceTests(TransactionTestCase):
         self.content = prediction_csv(gold_rows(self.benchmark))
 
     def race(self, members) -> tuple[list[Submission], list[SubmissionError]]:
-        barrier = threading.Barrier(len(members))
-        won, refused, crashed = [], [], []
-
-        def submit(member):
-            try:
-                barrier.wait()
-                won.append(
-                    submission_create(
-                        benchmark=self.benchmark,
-                        participant=member,
-                        uploaded_file=upload(self.content),
-                    )
-                )
-            except SubmissionError as exc:
-                refused.append(exc)
-            except Exception as exc:  # a deadlock or lock timeout would land here
-                crashed.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=submit, args=(m,)) for m in members]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        won, refused, crashed = uploads_race(self.benchmark, members, self.content)
         self.assertEqual(crashed, [])
         return won, refused
 

@@ -164,9 +164,10 @@ class Submission(models.Model):
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="submissions"
     )
     # The phase it was made in (None on a benchmark without phases): scored on its splits only.
+    # A phase with submissions cannot be deleted (its benchmark can, with them).
     phase = models.ForeignKey(
         "benchmarks.Phase",
-        on_delete=models.CASCADE,
+        on_delete=models.RESTRICT,
         null=True,
         blank=True,
         related_name="submissions",

@@ -15,6 +15,18 @@ from benchmarks.models import Phase, Split
 class PhaseFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
+        refused = []
+        for form in self.deleted_forms:
+            phase = form.instance
+            # Read through the reverse relation: the submissions app sits above this one.
+            count = phase.submissions.count() if phase.pk else 0
+            if count:
+                refused.append(
+                    f"The phase '{phase.slug}' has {count} submission"
+                    f"{'s' if count != 1 else ''}: it cannot be deleted."
+                )
+        if refused:
+            raise forms.ValidationError(refused)
         kept = [
             form
             for form in self.forms

@@ -272,7 +272,7 @@ class PhaseBundleTests(TestCase):
 class PhaseAdminTests(TestCase):
     """The admin's phase inline checks the bundle's rule before anything is saved."""
 
-    def formset(self, benchmark, phases: list[dict]):
+    def formset(self, benchmark, phases: list[dict], initial: int = 0):
         from django.forms import inlineformset_factory
 
         from benchmarks.admin.phases import PhaseFormSet
@@ -283,10 +283,11 @@ class PhaseAdminTests(TestCase):
             formset=PhaseFormSet,
             fields=["slug", "title", "position", "opens_at", "closes_at", "splits"],
             extra=0,
+            can_delete=True,
         )
         data = {
             "phases-TOTAL_FORMS": str(len(phases)),
-            "phases-INITIAL_FORMS": "0",
+            "phases-INITIAL_FORMS": str(initial),
             "phases-MIN_NUM_FORMS": "0",
             "phases-MAX_NUM_FORMS": "1000",
         }
@@ -327,3 +328,17 @@ class PhaseAdminTests(TestCase):
             [(p.slug, [s.name for s in p.splits.all()]) for p in benchmark.phases.all()],
             [("development", ["dev"]), ("final", ["test"])],
         )
+
+    def test_a_phase_with_submissions_is_not_deleted(self):
+        benchmark = make_benchmark()
+        dev = benchmark.tasks.get().splits.get(name="dev")
+        phase = Phase.objects.create(benchmark=benchmark, slug="development")
+        phase.splits.set([dev])
+        Submission.objects.create(benchmark=benchmark, participant=make_user("ann"), phase=phase)
+        fields = {"id": str(phase.pk), "slug": "development", "position": "0", "DELETE": "on"}
+        formset = self.formset(benchmark, [fields], initial=1)
+        self.assertFalse(formset.is_valid())
+        self.assertIn("has 1 submission: it cannot be deleted", str(formset.non_form_errors()))
+        # Deleting the benchmark takes its phases and submissions with it.
+        benchmark.delete()
+        self.assertFalse(Submission.objects.exists())

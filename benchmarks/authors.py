@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group, Permission
 
 AUTHORS_GROUP = "Benchmark authors"
 AUTHOR_PERMISSIONS = {
-    "benchmarks": ["benchmark", "task", "split"],
-    "submissions": ["submission", "evaluation"],
+    "benchmarks": ["benchmark", "task", "split", "phase"],
+    "submissions": ["submission", "evaluation", "team"],
 }
 
 
@@ -27,6 +27,13 @@ def authors_group() -> Group:
     )
     group.permissions.set(wanted)
     return group
+
+
+def authors_group_refresh(**kwargs) -> None:
+    """After `migrate`: an existing authors group gets the permissions of models added since
+    (a new phase or team model), so that authors need not be granted again."""
+    if Group.objects.filter(name=AUTHORS_GROUP).exists():
+        authors_group()
 
 
 def author_grant(user) -> None:

@@ -15,7 +15,7 @@ from benchmarks.models import Benchmark
 from scoring.tasktypes import lower_is_better
 from submissions.exports import csv_cell, safe_filename_part
 from submissions.leaderboards import default_split
-from submissions.models import Evaluation, Submission
+from submissions.models import Evaluation, Submission, Team, TeamMember
 from submissions.tasks import rescore_submission
 
 logger = logging.getLogger(__name__)
@@ -40,13 +40,16 @@ def rescore_publish(submission_id: int) -> None:
 
 def participants_table(submissions, *, benchmark: Benchmark, with_email: bool) -> list[list]:
     """One row per participant of `submissions` (all of one benchmark): username, e-mail (only
-    `with_email`), how many submissions, the best value of each task's primary metric on its
-    board's split, the first and last submission's time. Aggregates only: no labels, no
-    per-example results."""
+    `with_email`), their team on the benchmark, how many submissions, the best value of each
+    task's primary metric on its board's split, the first and last submission's time.
+    Aggregates only: no labels, no per-example results."""
     tasks = list(benchmark.tasks.prefetch_related("splits"))
     boards = [(task, default_split(task)) for task in tasks]
     boards = [(task, split) for task, split in boards if split is not None]
-    header = ["username", *(["email"] if with_email else []), "submissions"]
+    header = ["username", *(["email"] if with_email else []), "team", "submissions"]
+    teams = dict(
+        TeamMember.objects.filter(benchmark=benchmark).values_list("user_id", "team__name")
+    )
     header += [f"{task.slug}/{split.name} best {task.primary_metric}" for task, split in boards]
     header += ["first_submission", "last_submission"]
 
@@ -76,6 +79,7 @@ def participants_table(submissions, *, benchmark: Benchmark, with_email: bool) -
         pid = person["participant_id"]
         row = [person["participant__username"]]
         row += [person["participant__email"]] if with_email else []
+        row += [teams.get(pid, "")]
         row += [person["count"], *(best.get((pid, split.pk)) for _, split in boards)]
         row += [person["first"].isoformat(), person["last"].isoformat()]
         rows.append([csv_cell(value) for value in row])
@@ -94,6 +98,43 @@ class EvaluationInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    fields = ["user", "joined_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Team)
+class TeamAdmin(MaintainedOnlyMixin, admin.ModelAdmin):
+    """The teams of an author's benchmarks, with their members: read only (participants make
+    and change their teams themselves, docs/teams.md)."""
+
+    list_display = ["name", "benchmark", "created_at"]
+    list_filter = [("benchmark", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["benchmark"]
+    search_fields = ["name", "members__user__username"]
+    fields = ["name", "benchmark", "created_by", "created_at"]
+    readonly_fields = fields
+    inlines = [TeamMemberInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -144,6 +144,8 @@ class BenchmarkAdminTests(AdminTestCase):
             "aggregate_weights": "{}",
             "tasks-TOTAL_FORMS": "0",
             "tasks-INITIAL_FORMS": "0",
+            "phases-TOTAL_FORMS": "0",
+            "phases-INITIAL_FORMS": "0",
         }
         response = self.client.post(self.url(Benchmark, "add"), data)
         self.assertEqual(response.status_code, 302, response.content[:3000])
@@ -162,6 +164,8 @@ class BenchmarkAdminTests(AdminTestCase):
             "maintainers": [newcomer.pk],
             "tasks-TOTAL_FORMS": "0",
             "tasks-INITIAL_FORMS": "0",
+            "phases-TOTAL_FORMS": "0",
+            "phases-INITIAL_FORMS": "0",
         }
         response = self.client.post(self.url(Benchmark, "add"), data)
         self.assertEqual(response.status_code, 302, response.content[:3000])

@@ -249,6 +249,8 @@ class ReviewerPickerTests(ReviewerTestCase):
             "reviewers": [self.bob.pk],
             "tasks-TOTAL_FORMS": "1",
             "tasks-INITIAL_FORMS": "1",
+            "phases-TOTAL_FORMS": "0",
+            "phases-INITIAL_FORMS": "0",
             "tasks-0-id": self.task.pk,
             "tasks-0-benchmark": self.benchmark.pk,
         }

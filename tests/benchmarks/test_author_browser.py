@@ -138,3 +138,25 @@ class TaskEditorBrowserTests(AdminBrowserTestCase):
     def demo_zip(self) -> dict:
         upload = demo_bundle_zip()
         return {"name": upload.name, "mimeType": "application/zip", "buffer": upload.read()}
+
+
+class PhaseInlineBrowserTests(AdminBrowserTestCase):
+    def test_an_author_adds_a_phase_on_the_benchmark_page(self):
+        self.log_in()
+        page = self.page
+        page.goto(f"{self.live_server_url}/admin/benchmarks/benchmark/{self.benchmark.pk}/change/")
+        page.locator("#phases-group .add-row a").click()
+        page.fill("#id_phases-0-slug", "development")
+        page.fill("#id_phases-0-title", "Development")
+        page.fill("#id_phases-0-max_total", "3")
+        page.locator("input[name=_continue]").click()
+        page.wait_for_load_state("load")
+        assert page.locator(".errornote").count() == 0, page.locator("#content").inner_text()
+        errors = [e for e in self.errors if "/favicon.ico" not in e]
+        assert errors == [], errors
+        phase = self.benchmark.phases.get()
+        self.assertEqual(
+            (phase.slug, phase.title, phase.max_total), ("development", "Development", 3)
+        )
+        folder = Path(settings.BASE_DIR) / "var/screenshots/authors"
+        page.screenshot(path=str(folder / "phases-inline.png"), full_page=True)

@@ -56,6 +56,8 @@ class DraftTests(PublishTestCase):
             "aggregate_weights": "{}",
             "tasks-TOTAL_FORMS": "0",
             "tasks-INITIAL_FORMS": "0",
+            "phases-TOTAL_FORMS": "0",
+            "phases-INITIAL_FORMS": "0",
         }
         response = self.client.post(self.url(Benchmark, "add"), data)
         self.assertEqual(response.status_code, 302)

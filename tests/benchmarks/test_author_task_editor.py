@@ -233,6 +233,8 @@ def benchmark_form_data(benchmark: Benchmark, **changes) -> dict:
         "maintainers": [m.pk for m in benchmark.maintainers.all()],
         "tasks-TOTAL_FORMS": "1",
         "tasks-INITIAL_FORMS": "1",
+        "phases-TOTAL_FORMS": "0",
+        "phases-INITIAL_FORMS": "0",
         "tasks-0-id": benchmark.tasks.get().pk,
         "tasks-0-benchmark": benchmark.pk,
         **changes,

@@ -205,6 +205,7 @@ class ParticipantsExportTests(ModerationTestCase):
         self.assertEqual([row["username"] for row in rows], ["alice", "bob"])
         alice, bob = rows
         self.assertEqual(alice["submissions"], "6")
+        self.assertEqual(alice["team"], "")  # on her own
         self.assertEqual(float(alice["sst/test best accuracy"]), 0.95)
         self.assertEqual(bob["sst/test best accuracy"], "")
         self.assertLessEqual(alice["first_submission"], alice["last_submission"])

@@ -203,3 +203,40 @@ class TeamBoardTests(PlatformTestCase):
         )
         self.assertEqual(groups(), {(TEAM_GROUPS + team.pk, mine.pk)})
         self.assertEqual(Team.objects.get().submissions.get(), mine)
+
+
+class TeamAdminTests(PlatformTestCase):
+    def test_authors_see_their_benchmarks_teams_and_members_and_change_nothing(self):
+        from benchmarks.authors import author_grant
+
+        team = team_create(benchmark=self.benchmark, user=self.alice, name="owls")
+        other = make_benchmark("other")
+        team_create(benchmark=other, user=self.bob, name="larks")
+        author_grant(self.author)
+        self.benchmark.maintainers.add(self.author)
+        self.client.force_login(self.author)
+        listing = self.client.get("/admin/submissions/team/")
+        self.assertContains(listing, "owls")
+        self.assertNotContains(listing, "larks")
+        page = self.client.get(f"/admin/submissions/team/{team.pk}/change/")
+        self.assertContains(page, "alice")
+        self.client.post(f"/admin/submissions/team/{team.pk}/change/", {"name": "renamed"})
+        self.assertEqual(Team.objects.get(pk=team.pk).name, "owls")
+        self.assertEqual(
+            self.client.get(f"/admin/submissions/team/{team.pk}/delete/").status_code, 403
+        )
+
+    def test_the_participants_export_names_each_ones_team(self):
+        from submissions.admin import participants_table
+
+        team_create(benchmark=self.benchmark, user=self.alice, name="owls")
+        make_scored_submission(self.benchmark, self.alice, {"test": {"accuracy": 0.5}})
+        make_scored_submission(self.benchmark, self.bob, {"test": {"accuracy": 0.6}})
+        rows = participants_table(
+            Submission.objects.filter(benchmark=self.benchmark),
+            benchmark=self.benchmark,
+            with_email=False,
+        )
+        self.assertEqual(
+            [row[:2] for row in rows], [["username", "team"], ["alice", "owls"], ["bob", ""]]
+        )

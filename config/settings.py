@@ -307,6 +307,10 @@ THROTTLE_RATES = {
     "uploads": throttle_rate("THROTTLE_UPLOADS", "30/hour"),  # page and API, per participant
     "login": throttle_rate("THROTTLE_LOGIN", "60/hour"),  # login POSTs, per client address
     "signup": throttle_rate("THROTTLE_SIGNUP", "10/hour"),  # sign-up POSTs, per client address
+    # Password-reset and verification-mail POSTs, per client address.
+    "mail": throttle_rate("THROTTLE_MAIL", "10/hour"),
+    # Team page POSTs and API invitations, per account.
+    "invites": throttle_rate("THROTTLE_INVITES", "30/hour"),
 }
 # Client addresses: the address that many hops back in X-Forwarded-For, else REMOTE_ADDR. Behind
 # a TLS proxy (which must append to X-Forwarded-For) one; never more than the proxies that really

@@ -3,8 +3,9 @@
 - The API: DRF throttles per scope, answering 429 with Retry-After: every request of an
   anonymous client per address (`anon`), of a signed-in user per account (`user`), and the
   POSTs of POST_SCOPES (uploads per participant).
-- Pages: PostThrottleMiddleware limits the POSTs of POST_SCOPES (log in and sign up per
-  address, uploads per participant) and answers with the 429 page.
+- Pages: PostThrottleMiddleware limits the POSTs of POST_SCOPES (log in, sign up, password
+  reset and verification mail per address; uploads and team actions per account) and answers
+  with the 429 page.
 - Failed logins: django-axes locks a username out from one address (settings, AXES_*);
   `login_locked_out` is its 429 page.
 
@@ -29,15 +30,23 @@ POST_SCOPES = {
     "signup": "signup",
     "submission_create": "uploads",
     "api-submission-create": "uploads",
+    # What makes the platform send e-mail to an address the sender names: password resets and
+    # verification mails (per address), team invitations (per account).
+    "password_reset": "mail",
+    "verification_resend": "mail",
+    "team": "invites",
+    "api-team-invite": "invites",
 }
 
 # Counted per client address even for a signed-in user: accounts are what they protect.
-PER_ADDRESS = {"login", "signup"}
+PER_ADDRESS = {"login", "signup", "mail"}
 
 MESSAGES = {
     "login": "Too many login attempts from your address.",
     "signup": "Too many sign-ups from your address.",
     "uploads": "Too many uploads from your account.",
+    "mail": "Too many e-mail requests from your address.",
+    "invites": "Too many team changes and invitations from your account.",
 }
 
 

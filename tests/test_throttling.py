@@ -267,3 +267,58 @@ class ThrottleSettingsTests(SimpleTestCase):
         result = self.settings_with(THROTTLE_ANON="5/15m")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("THROTTLE_ANON='5/15m'", result.stderr)
+
+
+@override_settings(THROTTLE_RATES=rates(mail="2/hour"))
+class MailThrottleTests(ThrottleTestCase):
+    """Whoever names an address makes the platform mail it: a password reset or a verification
+    mail. Counted per client address, whichever addresses are named."""
+
+    def test_password_resets_are_limited_per_address(self):
+        from django.core import mail
+
+        url = reverse("password_reset")
+        for n in range(2):
+            response = self.client.post(url, {"email": f"someone{n}@example.org"})
+            self.assertEqual(response.status_code, 302)
+        wait = self.assert_throttled_page(
+            self.client.post(url, {"email": "victim@example.org"}), "Too many e-mail requests"
+        )
+        self.assertLessEqual(wait, 3600)
+        self.assertEqual(self.client.get(url).status_code, 200)  # the form is still shown
+        response = self.client.post(url, {"email": "x@example.org"}, REMOTE_ADDR="10.0.0.7")
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(len(mail.outbox), 0)  # no account has these addresses
+
+    def test_verification_mails_share_the_count(self):
+        self.client.post(reverse("password_reset"), {"email": "a@example.org"})
+        url = reverse("verification_resend")
+        self.assertNotEqual(self.client.post(url, {"email": "b@example.org"}).status_code, 429)
+        self.assert_throttled_page(
+            self.client.post(url, {"email": "c@example.org"}), "Too many e-mail requests"
+        )
+
+
+@override_settings(THROTTLE_RATES=rates(invites="2/hour"))
+class InviteThrottleTests(ThrottleTestCase):
+    def test_team_invitations_are_limited_per_account_on_the_page_and_the_api(self):
+        from submissions.models import TeamInvitation
+
+        self.client.force_login(self.alice)
+        page = reverse("team", args=["sentiment"])
+        self.assertEqual(
+            self.client.post(page, {"action": "create", "name": "owls"}).status_code, 302
+        )
+        api = reverse("api-team-invite", args=["sentiment"])
+        response = self.client.post(
+            api, {"who": "one@example.org"}, content_type="application/json"
+        )
+        self.assertEqual(response.status_code, 201)
+        self.assert_throttled_api(
+            self.client.post(api, {"who": "two@example.org"}, content_type="application/json")
+        )
+        self.assert_throttled_page(
+            self.client.post(page, {"action": "invite", "who": "three@example.org"}),
+            "Too many team changes and invitations",
+        )
+        self.assertEqual(TeamInvitation.objects.count(), 1)

@@ -164,10 +164,14 @@ class Phase(models.Model):
         default=list, blank=True, help_text="Empty: the kinds the benchmark accepts."
     )
     max_per_day = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Per participant or team, UTC day. Empty: no limit."
+        null=True,
+        blank=True,
+        help_text="Per participant or team, UTC day. Empty: the benchmark's limit.",
     )
     max_total = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Per participant or team in this phase. Empty: no limit."
+        null=True,
+        blank=True,
+        help_text="Per participant or team in this phase. Empty: the benchmark's limit.",
     )
     splits = models.ManyToManyField(
         "Split",
@@ -194,6 +198,14 @@ class Phase(models.Model):
         if self.opens_at and now < self.opens_at:
             return False
         return not (self.closes_at and now >= self.closes_at)
+
+    def limits(self) -> tuple[int | None, int | None]:
+        """(max_total, max_per_day) in this phase: its own, else the benchmark's."""
+        benchmark = self.benchmark
+        return (
+            benchmark.max_total if self.max_total is None else self.max_total,
+            benchmark.max_per_day if self.max_per_day is None else self.max_per_day,
+        )
 
     def task_splits(self, task: Task) -> list[Split]:
         """The task's splits this phase scores, in order (none: the task is not in it)."""

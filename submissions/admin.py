@@ -86,33 +86,30 @@ def participants_table(submissions, *, benchmark: Benchmark, with_email: bool) -
     return rows
 
 
-class EvaluationInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EvaluationInline(ReadOnlyInline):
     model = Evaluation
     fields = ["task", "split", "metrics", "created_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(ReadOnlyInline):
     model = TeamMember
     fields = ["user", "joined_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Team)

@@ -163,10 +163,7 @@ def _best_per_participant(rows: list[AggregateRow]) -> list[AggregateRow]:
     best: dict[object, AggregateRow] = {}
     for row in sorted(rows, key=lambda r: (r.submission.created_at, r.submission.pk)):
         s = row.submission
-        if s.is_baseline:
-            group = ("baseline", s.pk)
-        else:
-            group = ("team", s.team_id) if s.team_id else ("participant", s.participant_id)
+        group = s.group
         kept = best.get(group)
         if kept is None or (
             row.score is not None and (kept.score is None or row.score > kept.score)

@@ -35,7 +35,14 @@ from submissions.leaderboards import (
     leaderboard_build,
     metric_columns,
 )
-from submissions.models import TEAM_GROUPS, BoardEntry, Evaluation, PairedTest, Submission
+from submissions.models import (
+    TEAM_GROUPS,
+    BoardEntry,
+    Evaluation,
+    PairedTest,
+    Submission,
+    group_key,
+)
 
 # The submissions a board shows (`SubmissionQuerySet.on_leaderboards`), as a filter on
 # evaluations.
@@ -128,11 +135,6 @@ def _entries(rows: list[tuple], keys: dict[int, list[str]]) -> list[BoardEntry]:
     ]
 
 
-def group_of(submission: Submission) -> int:
-    """The group whose best the board shows: the team, the participant, or the baseline."""
-    return submission.group
-
-
 def group_ranks(group: int, boards: list[tuple[int, str]]) -> dict[int, dict]:
     """{split pk: {"rank", "submission_id"}}: where `group` stands on each default board
     (split pk, metric) it has a value on, as the board ranks it: 1 + the entries with a
@@ -165,17 +167,11 @@ def group_ranks(group: int, boards: list[tuple[int, str]]) -> dict[int, dict]:
     }
 
 
-def _group(submission: int, participant: int, team: int | None, baseline: bool) -> int:
-    if baseline:
-        return -submission
-    return TEAM_GROUPS + team if team else participant
-
-
 def _rows(evaluations) -> list[tuple]:
     """`_entries`'s rows of an evaluation queryset."""
     return [
         (pk, split, submission, metrics, created_at,
-         _group(submission, participant, team, baseline), baseline)
+         group_key(submission, participant, team, baseline), baseline)
         for pk, split, submission, metrics, created_at, participant, team, baseline in (
             evaluations.filter(SHOWN).values_list(
                 *FIELDS, "submission__participant_id", "submission__team_id",

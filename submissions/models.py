@@ -30,6 +30,13 @@ WEB_ADDRESS = URLValidator(schemes=["http", "https"])
 TEAM_GROUPS = 1 << 48
 
 
+def group_key(submission: int, participant: int, team: int | None, baseline: bool) -> int:
+    """The board group of a submission, from its pk, participant, team and baseline flag."""
+    if baseline:
+        return -submission
+    return TEAM_GROUPS + team if team else participant
+
+
 class Team(models.Model):
     """Participants who compete together on one benchmark: their submissions share one quota
     and one row on each board. A participant is in one team per benchmark at most."""
@@ -280,9 +287,7 @@ class Submission(models.Model):
     @property
     def group(self) -> int:
         """Whose best the boards show: the team's, the participant's, or a baseline's own."""
-        if self.is_baseline:
-            return -self.pk
-        return TEAM_GROUPS + self.team_id if self.team_id else self.participant_id
+        return group_key(self.pk, self.participant_id, self.team_id, self.is_baseline)
 
     @property
     def competitor(self) -> str:

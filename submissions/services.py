@@ -131,8 +131,7 @@ def submission_quota(
     max_total, max_per_day, where = benchmark.max_total, benchmark.max_per_day, " on this benchmark"
     if phase is not None:
         mine = mine.filter(phase=phase)
-        max_total = benchmark.max_total if phase.max_total is None else phase.max_total
-        max_per_day = benchmark.max_per_day if phase.max_per_day is None else phase.max_per_day
+        max_total, max_per_day = phase.limits()
         where = f" in the phase '{phase.slug}'"
     mine = mine.counting_towards_quota()
     day_start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)

@@ -96,11 +96,10 @@ def _join(team: Team, user) -> None:
 def _check_merged_quota(team: Team, own) -> None:
     """Joining must not lift a team over its total quota (per phase, where there are phases)."""
     benchmark = team.benchmark
-    limits = [(phase, phase.max_total) for phase in benchmark.phases.all()] or [
+    limits = [(phase, phase.limits()[0]) for phase in benchmark.phases.all()] or [
         (None, benchmark.max_total)
     ]
     for phase, limit in limits:
-        limit = benchmark.max_total if limit is None else limit
         if limit is None:
             continue
         scope = {"phase": phase} if phase is not None else {}
@@ -124,8 +123,6 @@ def team_create(*, benchmark: Benchmark, user, name: str) -> Team:
         raise TeamError("Give the team a name.")
     with transaction.atomic():
         _lock_user(user)
-        if Team.objects.filter(benchmark=benchmark, name__iexact=name).exists():
-            raise TeamError(f"A team named '{name}' already exists on this benchmark.")
         if team_of(benchmark=benchmark, user=user) is not None:
             raise TeamError("You are already in a team on this benchmark: leave it first.")
         try:

@@ -25,7 +25,7 @@ from submissions.access import (
     get_result_for,
     is_on_boards,
 )
-from submissions.board_entries import board_cached, group_of, group_ranks
+from submissions.board_entries import board_cached, group_ranks
 from submissions.boards import leaderboard_for, leaderboard_from_query
 from submissions.forms import ModelSubmissionForm, SubmissionForm
 from submissions.models import Evaluation, Submission
@@ -155,7 +155,7 @@ def _board_ranks(user, submission: Submission, results: list[dict]) -> dict[int,
     if not shown or not can_view(user, submission.benchmark):
         return {}
     boards = [(r["evaluation"].split_id, r["primary"]) for r in shown]
-    return group_ranks(group_of(submission), boards)
+    return group_ranks(submission.group, boards)
 
 
 @never_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from typing import Any
 from benchmarks.bundles.yamltext import SPEC_FILENAME
 
 MAX_KEY_CHARS = 60
+
+# The spec's vocabulary that more than one part of it checks (spec.py, phases.py).
+SLUG_RE = re.compile(r"^[a-z0-9-]+$")
+KINDS = ("predictions", "model")
+SCORED_ROLES = ("public", "hidden")
 
 
 def join(path: str, key: str | int) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.bundles.checks import Checker, join, listing, show
+from benchmarks.bundles.checks import KINDS, SCORED_ROLES, SLUG_RE, Checker, join, listing, show
 
 PHASE_KEYS = (
     "slug",
@@ -19,8 +19,6 @@ PHASE_KEYS = (
     "max_total",
     "splits",
 )
-KINDS = ("predictions", "model")
-SCORED_ROLES = ("public", "hidden")
 
 
 def _scored(tasks: list[dict]) -> list[str]:
@@ -32,7 +30,7 @@ def _scored(tasks: list[dict]) -> list[str]:
     return names
 
 
-def phases_check(checker: Checker, raw: Any, tasks: list[dict], slug_re) -> list[dict]:
+def phases_check(checker: Checker, raw: Any, tasks: list[dict]) -> list[dict]:
     """The normalised phases ([] when the bundle has none)."""
     if raw is None:
         return []
@@ -47,7 +45,7 @@ def phases_check(checker: Checker, raw: Any, tasks: list[dict], slug_re) -> list
         if phase is None:
             continue
         slug = phase.get("slug")
-        if not (isinstance(slug, str) and slug_re.match(slug) and len(slug) <= 50):
+        if not (isinstance(slug, str) and SLUG_RE.match(slug) and len(slug) <= 50):
             checker.error(
                 join(path, "slug"),
                 f"expected lowercase letters, digits and hyphens (at most 50), got {show(slug)}",

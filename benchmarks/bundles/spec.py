@@ -12,18 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from benchmarks.bundles.checks import is_number, join, show
+from benchmarks.bundles.checks import KINDS, SCORED_ROLES, SLUG_RE, is_number, join, show
 from benchmarks.bundles.errors import BundleError
 from benchmarks.bundles.phases import phases_check
 from benchmarks.bundles.task_fields import TaskFieldsChecker
 from scoring.tasktypes import METRICS, TASK_TYPES, metric_keys
 
-SLUG_RE = re.compile(r"^[a-z0-9-]+$")
 SPLIT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 VISIBILITIES = ("public", "unlisted", "private")
-KINDS = ("predictions", "model")
 ROLES = ("train", "public", "hidden")
-SCORED_ROLES = ("public", "hidden")
 REVEALS = ("always", "after_close")
 DATA_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
@@ -157,7 +154,7 @@ class _SpecChecker(TaskFieldsChecker):
         spec["aggregate_weights"] = self.weights(top.get("aggregate_weights"))
         spec["tasks"] = self.tasks(top.get("tasks"))
         self.weight_names(spec["aggregate_weights"], spec["tasks"])
-        spec["phases"] = phases_check(self, top.get("phases"), spec["tasks"], SLUG_RE)
+        spec["phases"] = phases_check(self, top.get("phases"), spec["tasks"])
         return spec
 
     def weight_names(self, weights: dict, tasks: list[dict]) -> None:

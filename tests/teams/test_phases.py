@@ -6,11 +6,17 @@ working (every other test of the suite runs without phases)."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+import zipfile
+from pathlib import Path
 from unittest import mock
 
 import time_machine
+import yaml
+from django.forms import inlineformset_factory
 from django.test import TestCase
 
+from benchmarks.admin.phases import PhaseFormSet
 from benchmarks.bundles import BundleError
 from benchmarks.models import Phase, Split
 from benchmarks.services import benchmark_export, benchmark_import
@@ -210,8 +216,6 @@ def write_bundle(folder, text: str) -> None:
 
 class PhaseBundleTests(TestCase):
     def setUp(self):
-        import tempfile
-        from pathlib import Path
 
         self.folder = Path(tempfile.mkdtemp())
 
@@ -226,9 +230,6 @@ class PhaseBundleTests(TestCase):
         self.assertEqual(benchmark.max_final, 2)
         out = self.folder / "export.zip"
         benchmark_export(benchmark=benchmark, out=out)
-        import zipfile
-
-        import yaml
 
         with zipfile.ZipFile(out) as archive:
             spec = yaml.safe_load(archive.read("benchmark.yaml"))
@@ -273,9 +274,6 @@ class PhaseAdminTests(TestCase):
     """The admin's phase inline checks the bundle's rule before anything is saved."""
 
     def formset(self, benchmark, phases: list[dict], initial: int = 0):
-        from django.forms import inlineformset_factory
-
-        from benchmarks.admin.phases import PhaseFormSet
 
         FormSet = inlineformset_factory(
             type(benchmark),

@@ -7,6 +7,8 @@ from unittest import mock
 from django.core import mail
 from django.db import IntegrityError, transaction
 
+from benchmarks.authors import author_grant
+from submissions.admin import participants_table
 from submissions.board_entries import board_entries, entries_rebuild
 from submissions.leaderboards import leaderboard_build
 from submissions.models import TEAM_GROUPS, BoardEntry, Submission, Team, TeamMember
@@ -207,8 +209,6 @@ class TeamBoardTests(PlatformTestCase):
 
 class TeamAdminTests(PlatformTestCase):
     def test_authors_see_their_benchmarks_teams_and_members_and_change_nothing(self):
-        from benchmarks.authors import author_grant
-
         team = team_create(benchmark=self.benchmark, user=self.alice, name="owls")
         other = make_benchmark("other")
         team_create(benchmark=other, user=self.bob, name="larks")
@@ -227,8 +227,6 @@ class TeamAdminTests(PlatformTestCase):
         )
 
     def test_the_participants_export_names_each_ones_team(self):
-        from submissions.admin import participants_table
-
         team_create(benchmark=self.benchmark, user=self.alice, name="owls")
         make_scored_submission(self.benchmark, self.alice, {"test": {"accuracy": 0.5}})
         make_scored_submission(self.benchmark, self.bob, {"test": {"accuracy": 0.6}})

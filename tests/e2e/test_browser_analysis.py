@@ -75,7 +75,14 @@ class Tab:
                 else None
             ),
         )
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        # A request the page itself abandoned (it navigated or reloaded first, e.g. the live
+        # progress's refresh while the icon loads) is not a failure of the platform.
+        self.page.on(
+            "requestfailed",
+            lambda r: (
+                None if r.failure == "net::ERR_ABORTED" else self.errors.append(f"failed: {r.url}")
+            ),
+        )
 
     def goto(self, url: str, *, status: int = 200):
         self.errors.clear()
